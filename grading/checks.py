@@ -1,0 +1,119 @@
+"""What a check is, for the people who write them (visible and hidden tests).
+
+A check is a pytest test marked with ``@check(title, hint=..., weight=...)``.
+The title is what a student sees next to ✅ when the check passes; when it
+fails they see the failure's message instead (next to ❌), then the hint.
+Messages come from ``expect``/``fail``/``assert_close`` below, so they are
+plain words written for a student, and the test's source is never shown.
+
+``assert_close`` is the one "student vs reference" comparison every step uses:
+it compares type, shape and dtype before values, and reports the largest
+difference and where it is.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+
+class CheckFailure(AssertionError):
+    """A check failed; the message is feedback for the student."""
+
+
+def check(title: str, *, hint: str, weight: float = 1.0):
+    """Declare a test as a graded check (see the module docstring)."""
+    if weight < 0:
+        raise ValueError("a check's weight cannot be negative")
+    return pytest.mark.check(title=title, hint=hint, weight=float(weight))
+
+
+def integration(title: str, *, hint: str):
+    """A labelled, unscored check that runs the student's own full stack."""
+    return pytest.mark.check(title=f"[integration] {title}", hint=hint, weight=0.0, integration=True)
+
+
+def expect(condition, message: str):
+    if not condition:
+        raise CheckFailure(message)
+
+
+def fail(message: str):
+    raise CheckFailure(message)
+
+
+def describe(value) -> str:
+    """A short, readable account of a value a student's code returned."""
+    try:
+        import torch
+
+        if isinstance(value, torch.Tensor):
+            return f"a tensor of shape {tuple(value.shape)} and dtype {_dtype(value.dtype)}"
+    except ImportError:  # pragma: no cover - torch is always there when grading
+        pass
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _dtype(dtype) -> str:
+    return str(dtype).replace("torch.", "")
+
+
+def assert_close(actual, expected, *, what: str, atol: float = 1e-5, rtol: float = 1e-4, hint_shape: str = ""):
+    """Fail with a student-readable message unless ``actual`` matches
+    ``expected`` (a tensor): same shape, same dtype, values within
+    ``atol + rtol * |expected|`` everywhere."""
+    import torch
+
+    if not isinstance(actual, torch.Tensor):
+        fail(f"{what} should be a tensor of shape {tuple(expected.shape)}, but it was {describe(actual)}")
+    if tuple(actual.shape) != tuple(expected.shape):
+        fail(
+            f"{what} has shape {tuple(actual.shape)} but {tuple(expected.shape)} was expected"
+            + (f": {hint_shape}" if hint_shape else "")
+        )
+    if actual.dtype != expected.dtype:
+        fail(f"{what} has dtype {_dtype(actual.dtype)} but {_dtype(expected.dtype)} was expected")
+    if actual.numel() == 0:
+        return
+    if expected.is_floating_point():
+        got, want = actual.detach().double(), expected.detach().double()
+        bad_nan = torch.isnan(got) & ~torch.isnan(want)
+        if bad_nan.any():
+            index = _index(bad_nan.nonzero()[0])
+            fail(f"{what} contains NaN at index {index}, where {want[tuple(bad_nan.nonzero()[0])].item():.6g} was expected")
+        both_inf = torch.isinf(want) & (got == want)
+        diff = torch.where(both_inf | (torch.isnan(got) & torch.isnan(want)), torch.zeros_like(got), (got - want).abs())
+        diff = torch.nan_to_num(diff, nan=math.inf)
+        allowed = atol + rtol * torch.nan_to_num(want.abs(), posinf=0.0)
+        over = diff > allowed
+        if over.any():
+            flat = int(torch.argmax(torch.where(over, diff, torch.zeros_like(diff))).item())
+            position = _unravel(flat, tuple(actual.shape))
+            fail(
+                f"{what} differs from the reference by up to {diff[position].item():.3g} "
+                f"at index {_index(position)} (got {got[position].item():.6g}, expected {want[position].item():.6g}); "
+                f"{int(over.sum())} of {over.numel()} values are off (tolerance {atol:g} + {rtol:g}·|expected|)"
+            )
+    else:
+        unequal = actual != expected
+        if unequal.any():
+            position = tuple(int(i) for i in unequal.nonzero()[0])
+            fail(
+                f"{what} differs from the reference at index {_index(position)} "
+                f"(got {actual[position].item()}, expected {expected[position].item()}); "
+                f"{int(unequal.sum())} of {unequal.numel()} values differ"
+            )
+
+
+def _unravel(flat: int, shape: tuple[int, ...]) -> tuple[int, ...]:
+    position = []
+    for size in reversed(shape):
+        position.append(flat % size)
+        flat //= size
+    return tuple(reversed(position))
+
+
+def _index(position) -> str:
+    return "(" + ", ".join(str(int(i)) for i in position) + ")"

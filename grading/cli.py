@@ -1,0 +1,120 @@
+"""The command line: each verb is a thin function over the pipeline
+judge (``runner``) → score (``scoring``) → render (``render``) → publish.
+
+    python -m grading check [STEP ...]
+    python -m grading run [--submission DIR] [--json PATH] [--markdown PATH]
+    python -m grading post --results PATH          (grading/post.py)
+    python -m grading release OUT                  (grading/release.py)
+    python -m grading regrade ROOT                 (grading/regrade.py)
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from pathlib import Path
+
+from . import notices, render, runner, scoring
+from .config import DEFAULT_SUBMISSION, STEPS, STEPS_BY_ID, Limits
+
+
+class UsageError(Exception):
+    """A bad argument: one clear line, exit code 2."""
+
+
+def _submission(path: str | None) -> Path:
+    folder = Path(path) if path else DEFAULT_SUBMISSION
+    if not folder.is_dir():
+        raise UsageError(f"submission folder '{folder}' does not exist or is not a folder")
+    return folder.resolve()
+
+
+def _step_ids(values: list[str]) -> list[str]:
+    ids = []
+    for value in values:
+        step_id = value.zfill(2) if value.isdigit() else value
+        if step_id not in STEPS_BY_ID:
+            raise UsageError(f"there is no step '{value}': steps are 1 to {len(STEPS)}")
+        ids.append(step_id)
+    return ids
+
+
+def _limits(args) -> Limits:
+    return Limits.from_env(call_timeout=args.call_timeout, test_timeout=args.test_timeout, step_timeout=args.step_timeout)
+
+
+def grade(submission: Path, *, include_hidden: bool, steps: list[str] | None, limits: Limits) -> dict:
+    hidden = include_hidden and any("hidden" in path.parts for path in runner.test_files(True, steps))
+    outcome = runner.judge(submission, include_hidden=hidden, steps=steps, limits=limits)
+    return scoring.build_results(outcome, graded_with_hidden=hidden)
+
+
+def cmd_run(args) -> int:
+    submission = _submission(args.submission)
+    results = grade(submission, include_hidden=not args.visible_only, steps=None, limits=_limits(args))
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+    if args.markdown:
+        Path(args.markdown).write_text(render.markdown_report(results))
+    with notices.inert_output():
+        print(notices.neutralize(render.run_summary(results)), flush=True)
+    for line in notices.classroom_notices(results["score"], results["max_score"]):
+        print(line, flush=True)
+    return 0
+
+
+def cmd_check(args) -> int:
+    submission = _submission(args.submission)
+    wanted = _step_ids(args.steps) if args.steps else [s.id for s in STEPS]
+    available = {p.name[len("test_step_") : len("test_step_") + 2] for p in runner.test_files(False, wanted)}
+    step_ids = [s for s in wanted if s in available]
+    if not step_ids:
+        raise UsageError(f"no visible checks exist yet for step(s) {', '.join(wanted)}")
+    results = grade(submission, include_hidden=False, steps=step_ids, limits=_limits(args))
+    print(notices.neutralize(render.check_text(results, step_ids)))
+    return 0 if all(t["status"] == "passed" for t in results["tests"]) and results["tests"] else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m grading", description="The GPT-2 classroom autograder.")
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="COMMAND")
+
+    def limits_options(p):
+        p.add_argument("--call-timeout", type=float, help="seconds one call into the submission may take")
+        p.add_argument("--test-timeout", type=float, help="seconds one check may take")
+        p.add_argument("--step-timeout", type=float, help="seconds all of one step's calls may take")
+
+    check = verbs.add_parser("check", help="run the visible checks for some steps (all when none)")
+    check.add_argument("steps", nargs="*", metavar="STEP", help="step numbers, e.g. 1 or 01")
+    check.add_argument("--submission", help="folder holding your step files (default: assignments/)")
+    limits_options(check)
+    check.set_defaults(func=cmd_check)
+
+    run = verbs.add_parser("run", help="grade a submission, write the results JSON, print the Classroom notices")
+    run.add_argument("--submission", help="folder holding step_01.py … step_12.py (default: assignments/)")
+    run.add_argument("--json", default="results.json", help="where to write the results JSON (default: results.json)")
+    run.add_argument("--markdown", help="also write a readable markdown report here")
+    run.add_argument("--visible-only", action="store_true", help="grade with the visible checks only")
+    limits_options(run)
+    run.set_defaults(func=cmd_run)
+
+    for module in _VERB_MODULES:
+        importlib.import_module(f"grading.{module}").register(verbs)
+    return parser
+
+
+# Verbs that live in modules of their own; each exposes ``register(verbs)``,
+# adding its argparse sub-parser with ``set_defaults(func=...)``.
+_VERB_MODULES = ("post", "release", "regrade")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2

@@ -1,0 +1,92 @@
+"""The one place that holds the course's shape and the grader's limits.
+
+Every other module reads these values and never repeats them: the steps and
+their titles, how the 100 points split across steps, and the default time,
+memory and output limits of the sandbox. Tests declare only a relative
+``weight`` inside their step (see ``grading.checks.check``); a step's points
+are shared among its checks in proportion to those weights.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Step:
+    id: str  # "01" … "12"
+    title: str
+    points: float
+
+    @property
+    def module(self) -> str:
+        return f"step_{self.id}"
+
+    @property
+    def filename(self) -> str:
+        return f"step_{self.id}.py"
+
+
+STEPS: tuple[Step, ...] = (
+    Step("01", "Create Model Configuration", 4),
+    Step("02", "Implement Causal Masking", 6),
+    Step("03", "Implement Layer Normalization", 7),
+    Step("04", "Build the Feed-Forward Network", 7),
+    Step("05", "Add Token Embeddings", 5),
+    Step("06", "Add Position Embeddings", 5),
+    Step("07", "Build Multi-Head Attention", 14),
+    Step("08", "Add Residual Connections", 6),
+    Step("09", "Assemble the Transformer Block", 11),
+    Step("10", "Stack the Blocks into GPT2Model", 11),
+    Step("11", "Add the Language Model Head", 10),
+    Step("12", "Generate Text", 14),
+)
+STEPS_BY_ID = {step.id: step for step in STEPS}
+MAX_SCORE = sum(step.points for step in STEPS)
+assert MAX_SCORE == 100, MAX_SCORE
+
+# Where the grader's own files live: the folder that holds the `grading`
+# package (the source repository, the student template or the grader bundle).
+GRADER_ROOT = Path(__file__).resolve().parent.parent
+VISIBLE_TESTS = GRADER_ROOT / "tests" / "visible"
+HIDDEN_TESTS = GRADER_ROOT / "tests" / "hidden"
+JUDGE_INI = Path(__file__).resolve().parent / "judge.ini"
+DEFAULT_SUBMISSION = GRADER_ROOT / "assignments"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Sandbox limits; each can be overridden by an environment variable or a
+    CLI option (``grading run --call-timeout ...``)."""
+
+    call_timeout: float = 20.0  # one call into a worker, seconds
+    test_timeout: float = 60.0  # one check, seconds (pytest-timeout)
+    step_timeout: float = 120.0  # all calls of one step together, seconds
+    memory_mb: int = 3072  # address space a worker may add, MiB
+    output_bytes: int = 1_000_000  # worker stdout+stderr kept on disk
+    judge_timeout: float = 900.0  # the whole judge process, seconds
+
+    @classmethod
+    def from_env(cls, **overrides) -> "Limits":
+        values = {}
+        for name, default in cls().__dict__.items():
+            env = os.environ.get(f"GRADING_{name.upper()}")
+            if overrides.get(name) is not None:
+                values[name] = type(default)(overrides[name])
+            elif env:
+                values[name] = type(default)(float(env))
+        return cls(**values)
+
+    def as_env(self) -> dict[str, str]:
+        return {f"GRADING_{k.upper()}": str(v) for k, v in self.__dict__.items()}
+
+
+def step_of(path: str | os.PathLike) -> Step | None:
+    """The step a test file or submission file belongs to, from its name."""
+    name = Path(path).name
+    for prefix in ("test_step_", "step_"):
+        if name.startswith(prefix) and name.endswith(".py"):
+            return STEPS_BY_ID.get(name[len(prefix) : len(prefix) + 2])
+    return None

@@ -1,0 +1,55 @@
+"""GitHub Actions workflow commands: the Classroom notices, and keeping
+everything else inert.
+
+Called by the ``run`` command (and ``post``). Only the grader speaks to the
+Actions runner: text that may come from a submission is printed inside a
+``::stop-commands::`` block with an unguessable token, and every line that
+would still look like a command is escaped.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import sys
+from contextlib import contextmanager
+
+from .render import points
+
+_COMMAND_LINE = re.compile(r"^(\s*)::", re.MULTILINE)
+
+
+def neutralize(text: str) -> str:
+    """Make every line that starts like a workflow command plain text."""
+    return _COMMAND_LINE.sub(lambda m: m.group(1) + ":\u200b:", text)
+
+
+@contextmanager
+def inert_output(stream=None):
+    """Within this block the runner ignores workflow commands."""
+    stream = stream or sys.stdout
+    token = secrets.token_hex(16)
+    print(f"::stop-commands::{token}", file=stream, flush=True)
+    try:
+        yield
+    finally:
+        print(f"::{token}::", file=stream, flush=True)
+
+
+def classroom_notices(score: float, max_score: float) -> list[str]:
+    """The two lines GitHub Classroom reads (DESIGN.md, Classroom contract)."""
+    total, maximum = points(score), points(max_score)
+    return [
+        f"::notice title=Autograding complete::Points {total}/{maximum}",
+        f'::notice title=Autograding report::{{"totalPoints":{total},"maxPoints":{maximum}}}',
+    ]
+
+
+def escape_data(text: str) -> str:
+    """Escape a workflow command's message (the part after the last ::)."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: str) -> str:
+    """Escape a workflow command's property value (file=..., title=...)."""
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")

@@ -1,0 +1,174 @@
+"""The judge's pytest plugin: loaded with ``-p grading.plugin`` by
+``grading.runner`` into the one pytest process that grades a submission.
+
+It gives tests the ``student`` fixture (a sandboxed ``Worker`` for the test's
+step, see ``grading.sandbox``), turns each check's outcome into metadata for
+pytest-json-report (points weight, title, hint, the student-facing message),
+and streams progress and the final JSON report to the file descriptor the
+runner passed in ``--results-fd``, which no worker holds.
+
+The judge imports no submission code: everything a submission does happens in
+workers.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from .checks import CheckFailure
+from .config import STEPS_BY_ID, Limits, step_of
+from .sandbox import SandboxError, StudentError, Worker
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("grading")
+    group.addoption("--submission", help="folder holding step_01.py … step_12.py")
+    group.addoption("--results-fd", type=int, help="file descriptor for the results stream")
+    group.addoption("--skip-steps", default="", help="comma-separated step ids not to run")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "check(title, hint, weight, integration): a graded check")
+    _make_process_private()
+    import torch
+
+    torch.set_num_threads(1)  # tiny models; and keeps the fork into workers simple
+    config._grading = Judge(config)
+    config.pluginmanager.register(config._grading, "grading-judge")
+
+
+def _make_process_private():
+    """Make /proc/<judge>/fd and /proc/<judge>/mem unreadable to workers, so a
+    worker cannot reopen the results stream (PR_SET_DUMPABLE = 0)."""
+    try:
+        ctypes.CDLL(None).prctl(4, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+class Judge:
+    def __init__(self, config):
+        self.config = config
+        option = config.option
+        self.submission = Path(option.submission or ".").resolve()
+        self.limits = Limits.from_env()
+        self.skip = {s for s in (option.skip_steps or "").split(",") if s}
+        self.stream = os.fdopen(option.results_fd, "w", buffering=1) if option.results_fd else None
+        self.scratch = Path(tempfile.mkdtemp(prefix="grading-"))
+        self.workers: dict[tuple[str, bool], Worker] = {}
+
+    # -- results stream --------------------------------------------------------
+
+    def emit(self, **event):
+        if self.stream is not None:
+            self.stream.write(json.dumps(event) + "\n")
+
+    # -- collection ------------------------------------------------------------
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection_modifyitems(self, config, items):
+        kept, skipped = [], []
+        for item in items:
+            step = step_of(item.path)
+            item.stash[STEP_KEY] = step.id if step else ""
+            (skipped if item.stash[STEP_KEY] in self.skip else kept).append(item)
+        kept.sort(key=lambda it: it.stash[STEP_KEY])  # stable: visible then hidden within a step
+        if skipped:
+            config.hook.pytest_deselected(items=skipped)
+        items[:] = kept
+
+    def pytest_collection_finish(self, session):
+        self.emit(event="collected", nodeids=[item.nodeid for item in session.items])
+
+    def pytest_runtest_logstart(self, nodeid, location):
+        self.emit(event="start", nodeid=nodeid)
+
+    def pytest_runtest_teardown(self, item, nextitem):
+        step = item.stash.get(STEP_KEY, "")
+        if nextitem is None or nextitem.stash.get(STEP_KEY, "") != step:
+            self.close_workers(step)  # the step is done: free its memory now
+
+    # -- metadata for pytest-json-report ---------------------------------------
+
+    def pytest_json_runtest_metadata(self, item, call):
+        marker = item.get_closest_marker("check")
+        info = dict(marker.kwargs) if marker else {"title": item.name, "hint": "", "weight": 0.0}
+        info["step"] = item.stash.get(STEP_KEY, "")
+        info["visibility"] = "hidden" if "hidden" in item.path.parts else "visible"
+        params = getattr(item, "callspec", None)
+        if params is not None:
+            if "{" in info["title"]:  # e.g. "{name} is set correctly"
+                info["title"] = info["title"].format(**params.params)
+            else:
+                info["case"] = params.id
+        if call.excinfo is not None and call.when in ("setup", "call"):
+            info.update(feedback_for(call.excinfo.value))
+        return info
+
+    def pytest_json_modifyreport(self, json_report):
+        self.emit(event="report", report=json_report)
+
+    def pytest_sessionfinish(self, session):
+        self.close_workers()
+
+    # -- workers ---------------------------------------------------------------
+
+    def worker(self, step_id: str, own_stack: bool = False) -> Worker:
+        key = (step_id, own_stack)
+        if key not in self.workers:
+            self.workers[key] = Worker(self.submission, STEPS_BY_ID[step_id], self.limits, self.scratch, own_stack)
+        return self.workers[key]
+
+    def close_workers(self, step_id: str | None = None):
+        for key in [k for k in self.workers if step_id is None or k[0] == step_id]:
+            self.workers.pop(key).close()
+
+
+STEP_KEY = pytest.StashKey[str]()
+
+
+def feedback_for(error: BaseException) -> dict:
+    """The student-facing account of why a check failed."""
+    if isinstance(error, CheckFailure) or type(error) is AssertionError:
+        return {"message": str(error) or "the check failed", "kind": "check"}
+    if isinstance(error, SandboxError):
+        info = {"message": str(error), "kind": error.kind}
+        if error.location:
+            info["location"] = error.location
+        if error.output:
+            info["output"] = error.output
+        if isinstance(error, StudentError) and error.not_implemented:
+            info["not_implemented"] = True
+        return info
+    if type(error).__name__ == "Failed" and "Timeout" in str(error):
+        return {"message": "the check took longer than its time limit", "kind": "timeout"}
+    return {
+        "message": f"the grader hit an internal error ({type(error).__name__}) in this check; "
+        "please tell your instructor",
+        "kind": "internal",
+    }
+
+
+def _judge(request) -> Judge:
+    return request.config._grading
+
+
+@pytest.fixture(scope="module")
+def student(request):
+    """The sandboxed worker for this module's step: ``student.call(probe, ...)``
+    runs ``probe(step_module, ...)`` inside it."""
+    step = step_of(request.path)
+    return _judge(request).worker(step.id)
+
+
+@pytest.fixture(scope="module")
+def student_own_stack(request):
+    """Like ``student``, but the earlier steps are the submission's own too."""
+    step = step_of(request.path)
+    return _judge(request).worker(step.id, own_stack=True)

@@ -1,0 +1,256 @@
+"""Run the judge: one pytest process over the grader's own tests.
+
+Called by the ``run`` and ``check`` commands. The judge runs with the
+grader's own configuration (``judge.ini``, ``--noconftest``, plugin
+autoloading off, an allow-listed environment), so nothing in a submission
+folder or in the caller's environment can add options, plugins or fixtures.
+Its results come back through a pipe that only the judge holds; files a
+submission could write are never read.
+
+If the judge process itself dies (a worker can signal its parent), the step
+that was being checked when it died loses its remaining checks, and the
+judge is started again for the other steps, so one hostile step costs only
+its own points.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .config import GRADER_ROOT, JUDGE_INI, STEPS, Limits, step_of
+
+_ENV_KEPT = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TEMP", "TMP", "USER", "SYSTEMROOT")
+
+
+@dataclass
+class JudgeRun:
+    """What one judge process reported."""
+
+    collected: list[str] = field(default_factory=list)
+    tests: list[dict] = field(default_factory=list)  # pytest-json-report entries
+    started: list[str] = field(default_factory=list)
+    finished: bool = False
+    log: str = ""
+
+    @property
+    def interrupted_step(self) -> str | None:
+        """The step whose check was running when the judge died."""
+        if self.finished or not self.started:
+            return None
+        step = step_of(self.started[-1].split("::")[0])
+        return step.id if step else None
+
+
+@dataclass
+class Outcome:
+    """All judge runs of one grading, merged."""
+
+    collected: list[str]
+    tests: list[dict]
+    stopped_steps: dict[str, str]  # step id -> why it was stopped
+    duration: float
+    log: str = ""
+
+
+def test_files(include_hidden: bool, steps: list[str] | None = None) -> list[Path]:
+    """The grader's test files, visible first, for the given steps."""
+    folders = [Path("tests/visible")] + ([Path("tests/hidden")] if include_hidden else [])
+    files = []
+    for folder in folders:
+        for step in STEPS:
+            path = folder / f"test_step_{step.id}.py"
+            if (steps is None or step.id in steps) and (GRADER_ROOT / path).exists():
+                files.append(path)
+    return files
+
+
+def judge_environment(limits: Limits) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k in _ENV_KEPT}
+    env.update(limits.as_env())
+    env.update(
+        PYTEST_DISABLE_PLUGIN_AUTOLOAD="1",
+        PYTHONNOUSERSITE="1",
+        PYTHONDONTWRITEBYTECODE="1",
+        PYTHONHASHSEED="0",
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        TRANSFORMERS_VERBOSITY="error",
+        TOKENIZERS_PARALLELISM="false",
+    )
+    return env
+
+
+def judge_command(submission: Path, files: list[Path], results_fd: int, limits: Limits, skip: set[str]) -> list[str]:
+    return [
+        sys.executable, "-m", "pytest",
+        "-c", str(JUDGE_INI), "--rootdir", str(GRADER_ROOT), "--noconftest",
+        "-p", "no:cacheprovider", "-p", "grading.plugin",
+        "-p", "pytest_jsonreport.plugin", "-p", "pytest_timeout",
+        "--assert=plain", "-q", "--tb=short", "--color=no",
+        "--json-report", "--json-report-file=none",
+        "--json-report-omit", "collectors", "log", "streams", "warnings", "keywords",
+        "--timeout", f"{limits.test_timeout:g}",
+        "--submission", str(submission),
+        "--results-fd", str(results_fd),
+        "--skip-steps", ",".join(sorted(skip)),
+        *[str(f) for f in files],
+    ]  # fmt: skip
+
+
+def run_judge(submission: Path, files: list[Path], limits: Limits, skip: set[str]) -> JudgeRun:
+    read_fd, write_fd = os.pipe()
+    run = JudgeRun()
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            judge_command(submission, files, write_fd, limits, skip),
+            cwd=GRADER_ROOT,
+            env=judge_environment(limits),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            pass_fds=(write_fd,),
+            start_new_session=True,
+        )
+        os.close(write_fd)
+        deadline = time.monotonic() + limits.judge_timeout
+        with os.fdopen(read_fd, "r", encoding="utf-8", errors="replace") as stream:
+            for line in _lines_until(stream, deadline):
+                _take_event(run, line)
+        _stop(process, deadline)
+        log.seek(0)
+        run.log = log.read().decode("utf-8", "replace")
+    return run
+
+
+def _lines_until(stream, deadline):
+    import select
+
+    buffer = ""
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return
+        ready, _, _ = select.select([stream], [], [], remaining)
+        if not ready:
+            return
+        chunk = os.read(stream.fileno(), 1 << 20).decode("utf-8", "replace")
+        if not chunk:
+            return
+        buffer += chunk
+        *lines, buffer = buffer.split("\n")
+        yield from lines
+
+
+def _take_event(run: JudgeRun, line: str):
+    try:
+        event = json.loads(line)
+    except json.JSONDecodeError:
+        return
+    kind = event.get("event")
+    if kind == "collected":
+        run.collected = list(event.get("nodeids", []))
+    elif kind == "start":
+        run.started.append(event.get("nodeid", ""))
+    elif kind == "report":
+        run.tests = list(event.get("report", {}).get("tests", []))
+        run.finished = True
+
+
+def _stop(process: subprocess.Popen, deadline: float):
+    try:
+        process.wait(timeout=max(1.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        pass
+    for sig in (signal.SIGKILL,):
+        try:
+            os.killpg(process.pid, sig)  # the judge and any worker left in its session
+        except (ProcessLookupError, PermissionError):
+            pass
+    process.wait()
+    reap_orphans()
+
+
+def become_subreaper():
+    """Orphaned descendants (a worker's escaped children) become ours, so
+    ``reap_orphans`` can end them: nothing outlives a grading run."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(36, 1)  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        pass
+
+
+def reap_orphans():
+    me = os.getpid()
+    for _ in range(5):
+        children = _children_of(me)
+        if not children:
+            return
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        for pid in children:
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+
+
+def _children_of(parent: int) -> list[int]:
+    pids = []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return pids
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2 :].split()
+        if len(fields) > 1 and int(fields[1]) == parent:
+            pids.append(int(entry))
+    return pids
+
+
+def judge(submission: Path, *, include_hidden=True, steps: list[str] | None = None, limits: Limits | None = None) -> Outcome:
+    """Grade ``submission`` with the grader's tests; survive a judge that dies."""
+    limits = limits or Limits.from_env()
+    files = test_files(include_hidden, steps)
+    become_subreaper()
+    started = time.monotonic()
+    collected: list[str] = []
+    tests: dict[str, dict] = {}
+    stopped: dict[str, str] = {}
+    logs = []
+    for _attempt in range(len(STEPS) + 1):
+        run = run_judge(submission, files, limits, set(stopped))
+        logs.append(run.log)
+        if not collected:
+            collected = run.collected
+        for test in run.tests:
+            tests[test["nodeid"]] = test
+        if run.finished:
+            break
+        culprit = run.interrupted_step
+        if culprit is None or culprit in stopped:
+            break  # the judge failed for a reason of its own; report what we have
+        stopped[culprit] = (
+            f"the grader's own process was stopped while step {culprit} was being checked, "
+            f"so step {culprit}'s remaining checks could not run (does your code kill or signal other processes?)"
+        )
+    return Outcome(collected, list(tests.values()), stopped, time.monotonic() - started, "\n".join(logs))
