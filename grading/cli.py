@@ -16,7 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-from . import notices, render, runner, scoring
+from . import manifest, notices, render, runner, scoring
 from .config import DEFAULT_SUBMISSION, STEPS, STEPS_BY_ID, Limits
 
 
@@ -48,7 +48,8 @@ def _limits(args) -> Limits:
 def grade(submission: Path, *, include_hidden: bool, steps: list[str] | None, limits: Limits) -> dict:
     hidden = include_hidden and any("hidden" in path.parts for path in runner.test_files(True, steps))
     outcome = runner.judge(submission, include_hidden=hidden, steps=steps, limits=limits)
-    return scoring.build_results(outcome, graded_with_hidden=hidden)
+    untouched = manifest.unchanged_starters(submission)
+    return scoring.build_results(outcome, graded_with_hidden=hidden, untouched_steps=untouched)
 
 
 def cmd_run(args) -> int:

@@ -54,7 +54,8 @@ def _fallback_message(test: dict) -> str:
     return "the grader hit an internal error in this check; please tell your instructor"
 
 
-def build_results(outcome: Outcome, *, graded_with_hidden: bool) -> dict:
+def build_results(outcome: Outcome, *, graded_with_hidden: bool, untouched_steps: set[str] = frozenset()) -> dict:
+    """``untouched_steps``: steps whose file is still the starter (⏳ not started)."""
     by_id = {t["nodeid"]: t for t in outcome.tests}
     nodeids = list(outcome.collected) + [n for n in by_id if n not in set(outcome.collected)]
     checks = []
@@ -79,7 +80,7 @@ def build_results(outcome: Outcome, *, graded_with_hidden: bool) -> dict:
                 "title": step.title,
                 "score": _round(earned),
                 "max_score": step.points,
-                "status": _step_status(mine, earned, step.points),
+                "status": "not_started" if step.id in untouched_steps and earned == 0 else _step_status(mine, earned, step.points),
                 "checks_passed": sum(c["passed"] for c in mine),
                 "checks": len(mine),
             }
