@@ -67,13 +67,14 @@ def build_results(outcome: Outcome, *, graded_with_hidden: bool, untouched_steps
     for step in STEPS:
         mine = [c for c in checks if c["step"] == step.id]
         total_weight = sum(c["weight"] for c in mine)
-        earned = 0.0
         for c in mine:
             points = step.points * c["weight"] / total_weight if total_weight else 0.0
             c["max_score"] = _round(points)
             c["score"] = _round(points if c["passed"] else 0.0)
-            earned += c["score"]
             tests.append(_gradescope_test(step, c))
+        # From the weights, not the rounded check scores, so a full step is exact.
+        passed_weight = sum(c["weight"] for c in mine if c["passed"])
+        earned = step.points * passed_weight / total_weight if total_weight else 0.0
         steps.append(
             {
                 "id": step.id,

@@ -1,0 +1,69 @@
+"""Shared helpers of the project's own suite: run the grader's CLI the way a
+student, an instructor or the workflow does, and build submissions."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class CliRun:
+    returncode: int
+    stdout: str
+    stderr: str
+    results: dict | None
+
+
+def grading_cli(*args: str, json_path: Path | None = None, timeout: float = 300, env: dict | None = None) -> CliRun:
+    """Run ``python -m grading ARGS`` from the repository root."""
+    command = [sys.executable, "-m", "grading", *args]
+    if json_path is not None:
+        command += ["--json", str(json_path)]
+    proc = subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}
+    )
+    results = json.loads(json_path.read_text()) if json_path is not None and json_path.exists() else None
+    return CliRun(proc.returncode, proc.stdout, proc.stderr, results)
+
+
+def make_submission(folder: Path, replace: dict[str, str | None] | None = None, base: Path = ROOT / "solutions") -> Path:
+    """Copy ``base``'s step files into ``folder``; ``replace`` maps a file name
+    to new text (or None to leave the file out)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for source in sorted(base.glob("step_*.py")):
+        shutil.copy(source, folder / source.name)
+    for name, text in (replace or {}).items():
+        target = folder / name
+        if text is None:
+            target.unlink(missing_ok=True)
+        else:
+            target.write_text(text)
+    return folder
+
+
+def step_scores(results: dict) -> dict[str, float]:
+    return {step["id"]: step["score"] for step in results["steps"]}
+
+
+@pytest.fixture(scope="session")
+def solution_run(tmp_path_factory) -> CliRun:
+    """The reference solutions graded once for the whole session."""
+    out = tmp_path_factory.mktemp("solutions") / "results.json"
+    run = grading_cli("run", "--submission", "solutions", json_path=out)
+    assert run.returncode == 0, run.stderr
+    return run
+
+
+@pytest.fixture(scope="session")
+def honest_scores(solution_run) -> dict[str, float]:
+    return step_scores(solution_run.results)
