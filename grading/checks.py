@@ -85,7 +85,7 @@ def assert_close(actual, expected, *, what: str, atol: float = 1e-5, rtol: float
             fail(f"{what} contains NaN at index {index}, where {want[tuple(bad_nan.nonzero()[0])].item():.6g} was expected")
         both_inf = torch.isinf(want) & (got == want)
         diff = torch.where(both_inf | (torch.isnan(got) & torch.isnan(want)), torch.zeros_like(got), (got - want).abs())
-        diff = torch.nan_to_num(diff, nan=math.inf)
+        diff = torch.nan_to_num(diff, nan=math.inf, posinf=math.inf)
         allowed = atol + rtol * torch.nan_to_num(want.abs(), posinf=0.0)
         over = diff > allowed
         if over.any():

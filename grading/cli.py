@@ -16,7 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-from . import manifest, notices, render, runner, scoring
+from . import integrity, manifest, notices, render, runner, scoring
 from .config import DEFAULT_SUBMISSION, STEPS, STEPS_BY_ID, Limits
 
 
@@ -49,7 +49,11 @@ def grade(submission: Path, *, include_hidden: bool, steps: list[str] | None, li
     hidden = include_hidden and any("hidden" in path.parts for path in runner.test_files(True, steps))
     outcome = runner.judge(submission, include_hidden=hidden, steps=steps, limits=limits)
     untouched = manifest.unchanged_starters(submission)
-    return scoring.build_results(outcome, graded_with_hidden=hidden, untouched_steps=untouched)
+    results = scoring.build_results(outcome, graded_with_hidden=hidden, untouched_steps=untouched)
+    results["integrity"] = integrity.scan(submission)
+    if results["integrity"]:
+        results["output"] += "\n\n" + integrity.summary(results["integrity"])
+    return results
 
 
 def cmd_run(args) -> int:

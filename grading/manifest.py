@@ -17,7 +17,15 @@ from pathlib import Path
 from .config import GRADER_ROOT, STEPS
 
 MANIFEST = Path(__file__).resolve().parent / "manifest.json"
-PROTECTED = (".github", "tests/visible", "grading")
+# What the template ships and a student has no reason to change. The
+# reference step modules ship only in the grader bundle (they hold answers).
+PROTECTED = (".github/workflows/classroom.yml", "tests/visible", "grading")
+
+
+def is_reference_step(relative_path: str) -> bool:
+    """``grading/reference/step_NN.py``: in the grader bundle only."""
+    parts = Path(relative_path).parts
+    return parts[:2] == ("grading", "reference") and parts[-1].startswith("step_")
 
 
 def sha256(path: Path) -> str:
@@ -27,10 +35,10 @@ def sha256(path: Path) -> str:
 def _protected_files(root: Path):
     for top in PROTECTED:
         base = root / top
-        if not base.exists():
-            continue
-        for path in sorted(base.rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts and path.name != MANIFEST.name:
+        candidates = [base] if base.is_file() else sorted(base.rglob("*")) if base.exists() else []
+        for path in candidates:
+            relative = path.relative_to(root).as_posix()
+            if path.is_file() and "__pycache__" not in path.parts and path.name != MANIFEST.name and not is_reference_step(relative):
                 yield path
 
 

@@ -16,11 +16,13 @@ from contextlib import contextmanager
 
 from .render import points
 
-_COMMAND_LINE = re.compile(r"^(\s*)::", re.MULTILINE)
+_COMMAND_LINE = re.compile(r"(?:^|(?<=\r))([ \t\f\v]*)::", re.MULTILINE)  # the runner also ends lines at \r
+_LEGACY_COMMAND = re.compile(r"##\[")  # the runner's older "##[command]" form, matched anywhere in a line
 
 
 def neutralize(text: str) -> str:
     """Make every line that starts like a workflow command plain text."""
+    text = _LEGACY_COMMAND.sub("#\u200b#[", text)
     return _COMMAND_LINE.sub(lambda m: m.group(1) + ":\u200b:", text)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -23,7 +24,7 @@ import pytest
 
 from .checks import CheckFailure
 from .config import STEPS_BY_ID, Limits, step_of
-from .sandbox import SandboxError, StudentError, Worker
+from .sandbox import SandboxError, StudentError, Worker, become_subreaper, kill_strays
 
 
 def pytest_addoption(parser):
@@ -36,6 +37,7 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     config.addinivalue_line("markers", "check(title, hint, weight, integration): a graded check")
     _make_process_private()
+    become_subreaper()  # a worker's escaped children are ours to end, step by step
     import torch
 
     torch.set_num_threads(1)  # tiny models; and keeps the fork into workers simple
@@ -62,6 +64,7 @@ class Judge:
         self.stream = os.fdopen(option.results_fd, "w", buffering=1) if option.results_fd else None
         self.scratch = Path(tempfile.mkdtemp(prefix="grading-"))
         self.workers: dict[tuple[str, bool], Worker] = {}
+        self.partial: dict[str, dict] = {}
 
     # -- results stream --------------------------------------------------------
 
@@ -88,6 +91,23 @@ class Judge:
 
     def pytest_runtest_logstart(self, nodeid, location):
         self.emit(event="start", nodeid=nodeid)
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        """Stream each check's result as soon as it is known, so that the
+        checks a judge finished still count if a later step kills it."""
+        outcome = yield
+        report = outcome.get_result()
+        entry = self.partial.setdefault(item.nodeid, {"nodeid": item.nodeid, "outcome": "passed", "metadata": {}})
+        entry["metadata"].update(self.pytest_json_runtest_metadata(item, call))
+        if report.when == "call" and not report.passed:
+            entry["outcome"] = report.outcome
+        elif report.when != "call" and report.failed:
+            entry["outcome"] = "error"
+        elif report.skipped:
+            entry["outcome"] = "skipped"
+        if report.when == "teardown":
+            self.emit(event="result", test=self.partial.pop(item.nodeid))
 
     def pytest_runtest_teardown(self, item, nextitem):
         step = item.stash.get(STEP_KEY, "")
@@ -116,6 +136,8 @@ class Judge:
 
     def pytest_sessionfinish(self, session):
         self.close_workers()
+        kill_strays()
+        shutil.rmtree(self.scratch, ignore_errors=True)
 
     # -- workers ---------------------------------------------------------------
 

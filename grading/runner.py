@@ -25,9 +25,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import sandbox
 from .config import GRADER_ROOT, JUDGE_INI, STEPS, Limits, step_of
 
-_ENV_KEPT = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TEMP", "TMP", "USER", "SYSTEMROOT")
+_ENV_KEPT = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TEMP", "TMP", "USER", "SYSTEMROOT", "GRADING_LANDLOCK")
 
 
 @dataclass
@@ -37,6 +38,7 @@ class JudgeRun:
     collected: list[str] = field(default_factory=list)
     tests: list[dict] = field(default_factory=list)  # pytest-json-report entries
     started: list[str] = field(default_factory=list)
+    streamed: list[dict] = field(default_factory=list)  # each check's result as it finished
     finished: bool = False
     log: str = ""
 
@@ -124,9 +126,11 @@ def run_judge(submission: Path, files: list[Path], limits: Limits, skip: set[str
         with os.fdopen(read_fd, "r", encoding="utf-8", errors="replace") as stream:
             for line in _lines_until(stream, deadline):
                 _take_event(run, line)
-        _stop(process, deadline)
+        status = _stop(process, deadline)
+        if status not in (0, 1):  # pytest: 0 all passed, 1 some failed; anything else is a judge that died
+            run.finished = False
         log.seek(0)
-        run.log = log.read().decode("utf-8", "replace")
+        run.log = log.read(4_000_000).decode("utf-8", "replace")
     return run
 
 
@@ -154,96 +158,92 @@ def _take_event(run: JudgeRun, line: str):
         event = json.loads(line)
     except json.JSONDecodeError:
         return
+    if not isinstance(event, dict):
+        return
     kind = event.get("event")
-    if kind == "collected":
-        run.collected = list(event.get("nodeids", []))
+    if kind == "collected" and not run.collected:  # sent before any worker exists; only the first counts
+        run.collected = [str(n) for n in event.get("nodeids", [])]
     elif kind == "start":
-        run.started.append(event.get("nodeid", ""))
+        run.started.append(str(event.get("nodeid", "")))
+    elif kind == "result":
+        test = event.get("test")
+        if isinstance(test, dict) and isinstance(test.get("nodeid"), str):
+            run.streamed.append(test)
     elif kind == "report":
-        run.tests = list(event.get("report", {}).get("tests", []))
+        tests = event.get("report", {}).get("tests", [])
+        run.tests = [t for t in tests if isinstance(t, dict) and isinstance(t.get("nodeid"), str)]
         run.finished = True
 
 
-def _stop(process: subprocess.Popen, deadline: float):
+def _stop(process: subprocess.Popen, deadline: float) -> int | None:
+    """Wait for the judge until ``deadline``, then end its whole session and
+    any orphan left behind; return its exit status (None if it was killed)."""
     try:
-        process.wait(timeout=max(1.0, deadline - time.monotonic()))
+        status = process.wait(timeout=max(1.0, deadline - time.monotonic()))
     except subprocess.TimeoutExpired:
+        status = None
+    try:
+        os.killpg(process.pid, signal.SIGKILL)  # the judge and any worker left in its session
+    except (ProcessLookupError, PermissionError):
         pass
-    for sig in (signal.SIGKILL,):
-        try:
-            os.killpg(process.pid, sig)  # the judge and any worker left in its session
-        except (ProcessLookupError, PermissionError):
-            pass
     process.wait()
     reap_orphans()
+    return status
 
 
 def become_subreaper():
     """Orphaned descendants (a worker's escaped children) become ours, so
     ``reap_orphans`` can end them: nothing outlives a grading run."""
-    try:
-        import ctypes
-
-        ctypes.CDLL(None).prctl(36, 1)  # PR_SET_CHILD_SUBREAPER
-    except (OSError, AttributeError):
-        pass
+    sandbox.become_subreaper()
 
 
 def reap_orphans():
-    me = os.getpid()
-    for _ in range(5):
-        children = _children_of(me)
-        if not children:
-            return
-        for pid in children:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        for pid in children:
-            try:
-                os.waitpid(pid, 0)
-            except ChildProcessError:
-                pass
+    sandbox.kill_strays()
 
 
-def _children_of(parent: int) -> list[int]:
-    pids = []
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return pids
-    for entry in entries:
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as fh:
-                stat = fh.read()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2 :].split()
-        if len(fields) > 1 and int(fields[1]) == parent:
-            pids.append(int(entry))
-    return pids
+def grader_files_state() -> dict[str, tuple]:
+    """(size, ctime, inode) of the grader's own files and folders. ctime cannot
+    be set back, so a change shows even if the content was restored."""
+    state = {}
+    for top in ("grading", "tests/visible", "tests/hidden"):
+        base = GRADER_ROOT / top
+        for path in [base, *base.rglob("*")] if base.exists() else []:
+            if "__pycache__" in path.parts:
+                continue
+            try:
+                info = path.lstat()
+            except OSError:
+                continue
+            state[str(path)] = (info.st_size, info.st_ctime_ns, info.st_ino)
+    return state
 
 
 def judge(submission: Path, *, include_hidden=True, steps: list[str] | None = None, limits: Limits | None = None) -> Outcome:
-    """Grade ``submission`` with the grader's tests; survive a judge that dies."""
+    """Grade ``submission`` with the grader's tests; survive a judge that dies.
+
+    The expected checks are the first judge's collection, which it reports
+    before any worker (any submission code) exists. A check that no judge
+    reported counts as failed (``scoring``); a report entry that was not
+    expected is dropped.
+    """
     limits = limits or Limits.from_env()
     files = test_files(include_hidden, steps)
     become_subreaper()
     started = time.monotonic()
-    collected: list[str] = []
+    before = grader_files_state()
+    expected: list[str] = []
     tests: dict[str, dict] = {}
     stopped: dict[str, str] = {}
     logs = []
     for _attempt in range(len(STEPS) + 1):
         run = run_judge(submission, files, limits, set(stopped))
         logs.append(run.log)
-        if not collected:
-            collected = run.collected
-        for test in run.tests:
-            tests[test["nodeid"]] = test
+        if not expected:
+            expected = run.collected
+        wanted = set(expected)
+        for test in run.tests if run.finished else run.streamed:
+            if test["nodeid"] in wanted:
+                tests[test["nodeid"]] = test
         if run.finished:
             break
         culprit = run.interrupted_step
@@ -253,4 +253,16 @@ def judge(submission: Path, *, include_hidden=True, steps: list[str] | None = No
             f"the grader's own process was stopped while step {culprit} was being checked, "
             f"so step {culprit}'s remaining checks could not run (does your code kill or signal other processes?)"
         )
-    return Outcome(collected, list(tests.values()), stopped, time.monotonic() - started, "\n".join(logs))
+        done = {step_of(nodeid.split("::")[0]).id for nodeid in tests if step_of(nodeid.split("::")[0])}
+        files = [f for f in files if step_of(f) and step_of(f).id not in done | set(stopped)]
+        if not files:
+            break  # every other step had finished before the judge died
+        if grader_files_state() != before:  # a new judge would load what the submission wrote: never
+            for step in STEPS:
+                stopped.setdefault(
+                    step.id,
+                    f"the grader's own files were changed while step {culprit} was being checked, "
+                    "so the checks that had not run yet were not run",
+                )
+            break
+    return Outcome(expected, list(tests.values()), stopped, time.monotonic() - started, "\n".join(logs))

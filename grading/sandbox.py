@@ -47,6 +47,7 @@ from pathlib import Path
 from .config import STEPS, Limits, Step
 
 _HEADER = struct.Struct(">Q")
+_MAX_REPLY = 256 << 20  # bytes; a reply claiming more is refused before it is read
 _TIMEOUT_MARGIN = 0.5  # the worker dumps its stack this long before the judge kills it
 
 
@@ -109,6 +110,7 @@ class Worker:
         self.limits = limits
         self.own_stack = own_stack
         self.output_path = Path(scratch) / f"step_{step.id}{'_own' if own_stack else ''}.out"
+        self.tmp_path = Path(scratch) / f"step_{step.id}{'_own' if own_stack else ''}.tmp"
         self.time_used = 0.0
         self._proc: _Process | None = None
 
@@ -129,8 +131,17 @@ class Worker:
             proc = self._ensure_started()
             deadline = started + budget
             _write_message(proc.requests, request, deadline)
-            reply = _read_message(proc.replies, deadline)
+            reply = _read_message(proc.replies, deadline, _MAX_REPLY)
+        except ReplyTooLarge as too_large:
+            self._kill()
+            raise SandboxError(
+                f"the result was too large to send back ({too_large.args[0] / 2**20:.0f} MiB; "
+                f"at most {_MAX_REPLY >> 20} MiB) while {self._what}"
+            )
         except TimeoutError:
+            status = self._exited()
+            if status is not None:  # it died, but a child it left holds the pipe open
+                raise WorkerCrashed(self._death_message(status), None, self._output_excerpt())
             self._kill()
             raise WorkerTimeout(self._timeout_message(budget), *self._hang_location_and_output())
         except (EOFError, BrokenPipeError):
@@ -154,6 +165,7 @@ class Worker:
         req_r, req_w = os.pipe()
         rep_r, rep_w = os.pipe()
         self.output_path.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp_path.mkdir(exist_ok=True)
         out_fd = os.open(self.output_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         sys.stdout.flush()
         sys.stderr.flush()
@@ -162,21 +174,42 @@ class Worker:
             try:
                 os.close(req_w)
                 os.close(rep_r)
-                _worker_main(req_r, rep_w, out_fd, self.submission, self.step, self.limits, self.own_stack)
+                _worker_main(req_r, rep_w, out_fd, self.submission, self.step, self.limits, self.own_stack, self.tmp_path)
             finally:
                 os._exit(70)
         os.close(req_r)
         os.close(rep_w)
         os.close(out_fd)
+        _LIVE.add(pid)
         return _Process(pid, req_w, rep_r)
 
-    def _kill(self):
+    def _exited(self) -> int | None:
+        """The wait status if the worker has already ended (then it is
+        cleaned up), else None."""
+        if self._proc is None:
+            return None
+        try:
+            pid, status = os.waitpid(self._proc.pid, os.WNOHANG)
+        except ChildProcessError:
+            return None
+        if not pid:
+            return None
+        self._kill(reaped=True)
+        return status
+
+    def _kill(self, reaped: bool = False):
+        """Kill the worker, its process group and anything it left behind."""
         proc, self._proc = self._proc, None
         if proc is None:
             return
-        for sig_target in (lambda: os.killpg(proc.pid, signal.SIGKILL), lambda: os.kill(proc.pid, signal.SIGKILL)):
+        _LIVE.discard(proc.pid)
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # the group outlives its leader
+        except (ProcessLookupError, PermissionError):
+            pass
+        if not reaped:
             try:
-                sig_target()
+                os.kill(proc.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
         for fd in (proc.requests, proc.replies):
@@ -184,10 +217,12 @@ class Worker:
                 os.close(fd)
             except OSError:
                 pass
-        try:
-            os.waitpid(proc.pid, 0)
-        except ChildProcessError:
-            pass
+        if not reaped:
+            try:
+                os.waitpid(proc.pid, 0)
+            except ChildProcessError:
+                pass
+        kill_strays()
 
     def _reap(self) -> int | None:
         """Wait for a worker that closed its pipe; return its wait status."""
@@ -198,12 +233,11 @@ class Worker:
             while time.monotonic() < deadline:
                 pid, status = os.waitpid(proc.pid, os.WNOHANG)
                 if pid:
-                    break
+                    self._kill(reaped=True)
+                    return status
                 time.sleep(0.01)
-            else:
-                status = None
         self._kill()
-        return status
+        return None
 
     # -- messages ------------------------------------------------------------
 
@@ -256,6 +290,68 @@ class Worker:
             err.get("type", ""),
             bool(err.get("not_implemented")),
         )
+
+
+# Workers alive now, and whether this process adopts its descendants' orphans.
+_LIVE: set[int] = set()
+_ADOPTS_ORPHANS = False
+
+
+def become_subreaper() -> bool:
+    """Make this process adopt orphaned descendants (PR_SET_CHILD_SUBREAPER),
+    so a worker's escaped children (double fork, setsid) can be found and
+    ended by ``kill_strays``. Called by the judge and by the runner."""
+    global _ADOPTS_ORPHANS
+    try:
+        import ctypes
+
+        _ADOPTS_ORPHANS = ctypes.CDLL(None).prctl(36, 1) == 0
+    except (OSError, AttributeError):
+        _ADOPTS_ORPHANS = False
+    return _ADOPTS_ORPHANS
+
+
+def kill_strays(keep: set[int] | None = None):
+    """Kill and reap every child of this process but the live workers (and
+    ``keep``): orphans a worker left, adopted because we are a subreaper."""
+    if not _ADOPTS_ORPHANS:
+        return
+    keep = _LIVE | (keep or set())
+    for _round in range(20):  # a killed orphan's own children are adopted next
+        strays = [pid for pid in children_of(os.getpid()) if pid not in keep]
+        if not strays:
+            return
+        for pid in strays:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        for pid in strays:
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+
+
+def children_of(parent: int) -> list[int]:
+    """Process ids whose parent is ``parent`` (from /proc; Linux)."""
+    pids = []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return pids
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2 :].split()
+        if len(fields) > 1 and int(fields[1]) == parent:
+            pids.append(int(entry))
+    return pids
 
 
 _SIGNAL_NAMES = {
@@ -374,8 +470,14 @@ def _read_exactly(fd: int, size: int, deadline: float | None) -> bytes:
     return b"".join(chunks)
 
 
-def _read_message(fd: int, deadline: float | None) -> bytes:
+class ReplyTooLarge(Exception):
+    pass
+
+
+def _read_message(fd: int, deadline: float | None, limit: int | None = None) -> bytes:
     (size,) = _HEADER.unpack(_read_exactly(fd, _HEADER.size, deadline))
+    if limit is not None and size > limit:
+        raise ReplyTooLarge(size)
     return _read_exactly(fd, size, deadline)
 
 
@@ -383,11 +485,12 @@ def _read_message(fd: int, deadline: float | None) -> bytes:
 # Worker side: everything below runs in the forked child
 
 
-def _worker_main(req_r, rep_w, out_fd, submission: Path, step: Step, limits: Limits, own_stack: bool):
+def _worker_main(req_r, rep_w, out_fd, submission: Path, step: Step, limits: Limits, own_stack: bool, tmp: Path):
     _isolate_process()
     _keep_only_fds({req_r, rep_w, out_fd})
     _redirect_output(out_fd)
     _apply_limits(limits)
+    _lock_down(tmp)
 
     import torch
 
@@ -455,6 +558,75 @@ def _isolate_process():
         signal.signal(sig, signal.SIG_DFL)
 
 
+def _lock_down(tmp: Path):
+    """Take away what could reach the judge: privileges (no setuid gains; as
+    root, every capability, so /proc/<judge>/fd and /proc/<judge>/mem stay
+    closed) and, where the kernel has Landlock, writing files anywhere but
+    ``tmp`` and signalling processes outside the sandbox (the judge)."""
+    import ctypes
+    import tempfile
+
+    os.environ["TMPDIR"] = str(tmp)
+    tempfile.tempdir = str(tmp)
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return
+    libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS: no setuid binary (sudo) gives power back
+    if os.geteuid() == 0:
+        _drop_capabilities(libc)
+    if os.environ.get("GRADING_LANDLOCK", "1") != "0":
+        _landlock(libc, tmp)
+
+
+def _drop_capabilities(libc):
+    """Root keeps its uid (to read the submission) but loses every capability."""
+    import ctypes
+
+    libc.prctl(28, 0x2F, 0, 0, 0)  # PR_SET_SECUREBITS: NOROOT, NO_SETUID_FIXUP (locked): exec gives none back
+    for cap in range(64):
+        libc.prctl(24, cap, 0, 0, 0)  # PR_CAPBSET_DROP
+    header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
+    data = (ctypes.c_uint32 * 6)()  # effective, permitted, inheritable: all zero
+    libc.capset(header, data)
+
+
+_LANDLOCK_WRITES = (1 << 1) | (1 << 4) | (1 << 5) | sum(1 << bit for bit in range(6, 13))  # write, remove, make
+_LANDLOCK_REFER, _LANDLOCK_TRUNCATE, _LANDLOCK_SCOPE_SIGNAL = 1 << 13, 1 << 14, 1 << 1
+
+
+def _landlock(libc, tmp: Path) -> bool:
+    """Landlock (Linux ≥ 5.13): writes only under ``tmp`` (and /dev/null);
+    with ABI ≥ 6 also no signals to processes outside the sandbox."""
+    import ctypes
+
+    syscall = libc.syscall
+    syscall.restype = ctypes.c_long
+    abi = syscall(444, None, ctypes.c_size_t(0), ctypes.c_uint32(1))  # landlock_create_ruleset(VERSION)
+    if abi < 1:
+        return False
+    handled = _LANDLOCK_WRITES | (_LANDLOCK_REFER if abi >= 2 else 0) | (_LANDLOCK_TRUNCATE if abi >= 3 else 0)
+    scoped = _LANDLOCK_SCOPE_SIGNAL if abi >= 6 else 0
+    attr = (ctypes.c_uint64 * 3)(handled, 0, scoped)
+    size = 24 if abi >= 6 else 8
+    ruleset = syscall(444, attr, ctypes.c_size_t(size), ctypes.c_uint32(0))
+    if ruleset < 0:
+        return False
+    try:
+        for path, access in ((tmp, handled), ("/dev/null", (1 << 1) | (_LANDLOCK_TRUNCATE if abi >= 3 else 0))):
+            try:
+                fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+            except OSError:
+                continue
+            rule = struct.pack("=Qi", access if os.path.isdir(path) else access & ((1 << 1) | _LANDLOCK_TRUNCATE), fd)
+            buffer = ctypes.create_string_buffer(rule, len(rule))
+            syscall(445, ctypes.c_int(ruleset), ctypes.c_int(1), buffer, ctypes.c_uint32(0))  # PATH_BENEATH
+            os.close(fd)
+        return syscall(446, ctypes.c_int(ruleset), ctypes.c_uint32(0)) == 0  # landlock_restrict_self
+    finally:
+        os.close(ruleset)
+
+
 def _keep_only_fds(keep: set[int]):
     keep = keep | {0, 1, 2}
     try:
@@ -475,6 +647,10 @@ def _redirect_output(out_fd: int):
     os.close(devnull)
     os.dup2(out_fd, 1)
     os.dup2(out_fd, 2)
+    # The judge's sys.stdout/stderr are pytest's capture objects over files
+    # this process no longer has: print() must reach fds 1 and 2 instead.
+    sys.stdout = sys.__stdout__ = io.TextIOWrapper(os.fdopen(1, "wb", closefd=False), "utf-8", "replace", line_buffering=True)
+    sys.stderr = sys.__stderr__ = io.TextIOWrapper(os.fdopen(2, "wb", closefd=False), "utf-8", "backslashreplace", line_buffering=True)
     faulthandler.enable(file=out_fd)  # a segfault's Python stack lands in the output
 
 

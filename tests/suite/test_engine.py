@@ -1,0 +1,153 @@
+"""Fast checks of the grading engine's parts, without starting a judge:
+limits and their overrides, the results stream's validation, output capping,
+workflow-command neutralizing and the integrity scan.
+
+The end-to-end proofs (hostile submissions) are in ``test_adversarial.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from grading import cli, integrity, notices, runner, sandbox
+from grading.config import Limits
+
+
+def test_limits_defaults_env_and_cli(monkeypatch):
+    assert Limits().call_timeout > 0 and Limits().step_timeout >= Limits().call_timeout
+    monkeypatch.setenv("GRADING_CALL_TIMEOUT", "7")
+    monkeypatch.setenv("GRADING_MEMORY_MB", "512")
+    assert Limits.from_env().call_timeout == 7.0
+    assert Limits.from_env().memory_mb == 512
+    args = cli.build_parser().parse_args(["run", "--call-timeout", "2", "--test-timeout", "9", "--step-timeout", "11"])
+    limits = cli._limits(args)
+    assert (limits.call_timeout, limits.test_timeout, limits.step_timeout, limits.memory_mb) == (2.0, 9.0, 11.0, 512)
+    env = runner.judge_environment(limits)
+    assert env["GRADING_CALL_TIMEOUT"] == "2.0" and env["GRADING_STEP_TIMEOUT"] == "11.0"
+    command = runner.judge_command(runner.GRADER_ROOT / "solutions", [], 5, limits, set())
+    assert command[command.index("--timeout") + 1] == "9"
+
+
+def test_judge_environment_is_allow_listed(monkeypatch):
+    for name in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTHONPATH", "PYTHONSTARTUP", "PYTHONINSPECT"):
+        monkeypatch.setenv(name, "x")
+    env = runner.judge_environment(Limits())
+    assert not {k for k in env if k.startswith("PYTEST_") and k != "PYTEST_DISABLE_PLUGIN_AUTOLOAD"}
+    assert "PYTHONPATH" not in env and "PYTHONSTARTUP" not in env
+    assert env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] == "1" and env["PYTHONNOUSERSITE"] == "1"
+
+
+def test_results_stream_keeps_first_collection_and_checks_types():
+    run = runner.JudgeRun()
+    for event in (
+        {"event": "collected", "nodeids": ["a::t1", "a::t2"]},
+        {"event": "collected", "nodeids": ["a::t1", "a::t2", "a::forged"]},
+        {"event": "result", "test": {"nodeid": "a::t1", "outcome": "passed", "metadata": {}}},
+        {"event": "result", "test": "not a dict"},
+        {"event": "report", "report": {"tests": [{"nodeid": "a::t1", "outcome": "passed"}, 3]}},
+    ):
+        runner._take_event(run, json.dumps(event))
+    runner._take_event(run, "not json")
+    runner._take_event(run, "[1, 2]")
+    assert run.collected == ["a::t1", "a::t2"]
+    assert [t["nodeid"] for t in run.streamed] == ["a::t1"]
+    assert [t["nodeid"] for t in run.tests] == ["a::t1"] and run.finished
+
+
+def test_unexpected_and_missing_checks(monkeypatch):
+    """A reported check that was not collected is dropped; a collected one
+    that was never reported counts as failed."""
+    from grading import scoring
+
+    run = runner.JudgeRun(
+        collected=["tests/visible/test_step_01.py::test_a", "tests/visible/test_step_01.py::test_b"],
+        tests=[
+            {"nodeid": "tests/visible/test_step_01.py::test_a", "outcome": "passed", "metadata": {"weight": 1.0, "step": "01"}},
+            {"nodeid": "tests/visible/test_step_01.py::test_forged", "outcome": "passed", "metadata": {"weight": 100.0, "step": "01"}},
+        ],
+        finished=True,
+    )
+    monkeypatch.setattr(runner, "run_judge", lambda *a, **k: run)
+    outcome = runner.judge(runner.GRADER_ROOT / "solutions", steps=["01"], limits=Limits())
+    assert [t["nodeid"] for t in outcome.tests] == ["tests/visible/test_step_01.py::test_a"]
+    results = scoring.build_results(outcome, graded_with_hidden=False)
+    step = results["steps"][0]
+    assert step["checks"] == 2 and step["checks_passed"] == 1
+    missing = [t for t in results["tests"] if t["extra_data"]["nodeid"].endswith("test_b")][0]
+    assert missing["status"] == "failed" and "did not run" in missing["output"]
+
+
+def test_head_and_tail():
+    text = "H" * 5000 + "M" * 10000 + "T" * 5000
+    cut = sandbox.head_and_tail(text, keep=1500)
+    assert cut.startswith("H" * 1500) and cut.endswith("T" * 1500) and "characters cut" in cut
+    assert sandbox.head_and_tail("short") == "short"
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["::error::x", "  ::add-mask::y", "::stop-commands::t", "a\r::notice::z", "b ##[add-mask]w", "\t::warning::v"],
+)
+def test_neutralize(line):
+    text = notices.neutralize(line)
+    for part in text.replace("\r", "\n").splitlines():
+        assert not part.lstrip().startswith("::") and "##[" not in part
+
+
+def test_integrity_flags(tmp_path):
+    (tmp_path / "step_05.py").write_text(
+        "import os, sys, ctypes\nimport _pytest.runner\nfrom transformers import GPT2Model\nimport grading.checks\n"
+        "sys.modules['step_01'] = None\nos._exit(0)\nos.kill(os.getppid(), 9)\nopen('/etc/passwd').read()\n"
+        "import torch\ntorch.allclose = lambda *a: True\n"
+    )
+    (tmp_path / "conftest.py").write_text("")
+    (tmp_path / "x.pth").write_text("")
+    flags = integrity.scan(tmp_path)
+    kinds = {(f["kind"], f["file"]) for f in flags}
+    assert {("import", "step_05.py"), ("sys-modules", "step_05.py"), ("exit", "step_05.py"), ("signal", "step_05.py"),
+            ("file-outside", "step_05.py"), ("monkeypatch", "step_05.py"), ("planted-file", "conftest.py"),
+            ("planted-file", "x.pth")} <= kinds  # fmt: skip
+    assert all(set(f) == {"kind", "file", "line", "detail"} for f in flags)
+    imports = " ".join(f["detail"] for f in flags if f["kind"] == "import")
+    for name in ("ctypes", "_pytest", "transformers", "grading"):
+        assert name in imports
+    assert "Integrity flags" in integrity.summary(flags)
+
+
+def test_integrity_clean_solutions_and_protected_files(tmp_path):
+    assert integrity.scan(runner.GRADER_ROOT / "solutions") == []
+    root = tmp_path / "repo"
+    (root / "assignments").mkdir(parents=True)
+    (root / "grading").mkdir()
+    (root / "grading" / "checks.py").write_text("changed")
+    (root / "tests" / "visible").mkdir(parents=True)
+    (root / "tests" / "visible" / "conftest.py").write_text("")
+    recorded = {"protected": {"grading/checks.py": "0" * 64, ".github/workflows/classroom.yml": "1" * 64}}
+    flags = integrity.scan(root / "assignments", recorded)
+    details = {f["file"]: f["detail"] for f in flags}
+    assert details == {
+        "grading/checks.py": "protected file differs from the template",
+        ".github/workflows/classroom.yml": "protected file was deleted",
+        "tests/visible/conftest.py": "protected file was added",
+    }
+
+
+def test_cli_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, grading.cli; grading.cli.build_parser(); print(sorted(m for m in ('torch', 'transformers', 'pytest') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=runner.GRADER_ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_reply_size_is_capped():
+    read_fd, write_fd = os.pipe()
+    os.write(write_fd, sandbox._HEADER.pack(1 << 40))
+    with pytest.raises(sandbox.ReplyTooLarge):
+        sandbox._read_message(read_fd, None, sandbox._MAX_REPLY)
+    os.close(read_fd)
+    os.close(write_fd)
