@@ -208,7 +208,31 @@ def report_body(results: dict, level: str = "full", submission_path: str = "assi
     fixes = checks_to_fix(results, level, submission_path)
     if fixes:
         parts.append(fixes)
+    flags = integrity_section(results)
+    if flags:
+        parts.append(flags)
     return "\n\n".join(parts)
+
+
+def integrity_section(results: dict, shown: int = 10) -> str:
+    """Things in the submission worth a human look; they cost no points."""
+    flags = results.get("integrity") or []
+    if not flags:
+        return ""
+    lines = [
+        "<details>",
+        f"<summary>🔎 {len(flags)} integrity note(s) for your instructor (no points are taken for these)</summary>",
+        "",
+    ]
+    for flag in flags[:shown]:
+        where = _md(str(flag.get("file", "")))
+        if flag.get("line"):
+            where += f", line {int(flag['line'])}"
+        lines.append(f"- **{_md(str(flag.get('kind', '')))}** in {where}: {_md(str(flag.get('detail', '')))}")
+    if len(flags) > shown:
+        lines.append(f"- … and {len(flags) - shown} more")
+    lines += ["", "</details>"]
+    return "\n".join(lines)
 
 
 # -- the job summary -----------------------------------------------------------

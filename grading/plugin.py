@@ -24,7 +24,7 @@ import pytest
 
 from .checks import CheckFailure
 from .config import STEPS_BY_ID, Limits, step_of
-from .sandbox import SandboxError, StudentError, Worker, become_subreaper, kill_strays
+from .sandbox import SandboxError, StudentError, Worker, become_subreaper, kill_strays, preload_references
 
 
 def pytest_addoption(parser):
@@ -144,6 +144,7 @@ class Judge:
     def worker(self, step_id: str, own_stack: bool = False) -> Worker:
         key = (step_id, own_stack)
         if key not in self.workers:
+            preload_references(STEPS_BY_ID[step_id])
             self.workers[key] = Worker(self.submission, STEPS_BY_ID[step_id], self.limits, self.scratch, own_stack)
         return self.workers[key]
 

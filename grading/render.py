@@ -82,6 +82,12 @@ def markdown_report(results: dict) -> str:
             f"| {step['id']} | {step['title']} | {points(step['score'])}/{points(step['max_score'])} "
             f"| {step['checks_passed']}/{step['checks']} |"
         )
+    flags = results.get("integrity") or []
+    if flags:
+        lines += ["", "## Integrity notes (no points are taken for these)", ""]
+        for flag in flags:
+            line = f", line {flag['line']}" if flag.get("line") else ""
+            lines.append(f"- **{flag.get('kind', '')}** in {flag.get('file', '')}{line}: {flag.get('detail', '')}")
     failing = [t for t in results["tests"] if t["status"] != "passed"]
     if failing:
         lines += ["", "## Checks to fix", ""]

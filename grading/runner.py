@@ -99,7 +99,7 @@ def judge_command(submission: Path, files: list[Path], results_fd: int, limits: 
         "--assert=plain", "-q", "--tb=short", "--color=no",
         "--json-report", "--json-report-file=none",
         "--json-report-omit", "collectors", "log", "streams", "warnings", "keywords",
-        "--timeout", f"{limits.test_timeout:g}",
+        "--timeout", f"{limits.test_timeout:g}", "--continue-on-collection-errors",
         "--submission", str(submission),
         "--results-fd", str(results_fd),
         "--skip-steps", ",".join(sorted(skip)),

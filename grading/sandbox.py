@@ -432,6 +432,8 @@ def qualname_at(path: Path, lineno: int) -> str | None:
 
 
 def _inside(path: Path, folder: Path) -> bool:
+    if not path.is_absolute():  # "<frozen importlib._bootstrap>", "<string>"
+        return False
     try:
         path.resolve().relative_to(folder)
         return True
@@ -499,6 +501,7 @@ def _worker_main(req_r, rep_w, out_fd, submission: Path, step: Step, limits: Lim
     os.chdir(submission)
     if not own_stack:
         _install_reference_steps(before=step)
+    _hide_answers(step)
 
     dump_after = max(0.1, limits.call_timeout - _TIMEOUT_MARGIN)
     faulthandler.dump_traceback_later(dump_after, exit=False, file=out_fd)
@@ -666,6 +669,23 @@ def _apply_limits(limits: Limits):
         pass
 
 
+def preload_references(before: Step):
+    """Import, in the judge, the reference modules a worker for ``before``
+    will use (and transformers' GPT-2 code behind them), so each forked worker
+    inherits them instead of importing them again."""
+    loaded = False
+    for earlier in STEPS:
+        if earlier.id >= before.id:
+            break
+        try:
+            importlib.import_module(f"grading.reference.{earlier.module}")
+            loaded = True
+        except ModuleNotFoundError:
+            pass
+    if loaded and before.id >= "09":  # blocks and up build the step 04/07 references on transformers
+        importlib.import_module("transformers.models.gpt2.modeling_gpt2")
+
+
 def _install_reference_steps(before: Step):
     for earlier in STEPS:
         if earlier.id >= before.id:
@@ -673,7 +693,16 @@ def _install_reference_steps(before: Step):
         try:
             sys.modules[earlier.module] = importlib.import_module(f"grading.reference.{earlier.module}")
         except ModuleNotFoundError:
-            pass  # no reference for that step yet: the submission's own is used
+            pass  # no reference for that step yet (the student template): the submission's own is used
+
+
+def _hide_answers(step: Step):
+    """The references of this step and later ones, and any solutions folder
+    on the path, hold answers: importing them fails in a worker."""
+    for later in STEPS:
+        if later.id >= step.id:
+            sys.modules[f"grading.reference.{later.module}"] = None
+    sys.modules["solutions"] = None
 
 
 def _describe(exc: BaseException, submission: Path, step: Step, during_import=False) -> dict:

@@ -61,6 +61,18 @@ def test_each_mutant_loses_points_in_its_own_step_only(tmp_path, honest_scores, 
     assert not disturbed, f"steps without a mutant changed score (got, honest): {disturbed}"
 
 
+EQUIVALENT_BATCHES = max((len(m) for m in EQUIVALENT.values()), default=0)
+
+
+@pytest.mark.parametrize("k", range(EQUIVALENT_BATCHES), ids=[f"equivalent-{k}" for k in range(EQUIVALENT_BATCHES)])
+def test_equivalent_mutants_keep_full_marks(tmp_path, honest_scores, k):
+    """An edit listed as equivalent must really behave like the solution."""
+    edits = {step: mutants[k] for step, mutants in EQUIVALENT.items() if len(mutants) > k}
+    submission = make_submission(tmp_path / "sub", edits)
+    run = grading_cli("run", "--submission", str(submission), json_path=tmp_path / "r.json")
+    assert step_scores(run.results) == honest_scores, {s: m.name for s, m in edits.items()}
+
+
 @pytest.mark.parametrize("step", ["03", "07"])
 def test_a_single_mistake_costs_only_its_own_step(tmp_path, honest_scores, step):
     if not MUTANTS.get(step):
