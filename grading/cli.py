@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -118,6 +119,10 @@ _VERB_MODULES = ("post", "release", "regrade")
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if not hasattr(os, "fork") and args.func in (cmd_run, cmd_check):
+        # The sandbox forks a worker per step; Windows cannot fork.
+        print("error: grading runs on Linux or macOS; on Windows, use WSL or a GitHub Codespace", file=sys.stderr)
+        return 2
     try:
         return args.func(args)
     except UsageError as error:

@@ -94,7 +94,8 @@ def judge_command(submission: Path, files: list[Path], results_fd: int, limits: 
     return [
         sys.executable, "-m", "pytest",
         "-c", str(JUDGE_INI), "--rootdir", str(GRADER_ROOT), "--noconftest",
-        "-p", "no:cacheprovider", "-p", "grading.plugin",
+        "-p", "no:cacheprovider", "-p", "no:doctest", "-p", "no:junitxml", "-p", "no:pastebin",
+        "-p", "no:stepwise", "-p", "no:lsof", "-p", "no:nose", "-p", "grading.plugin",
         "-p", "pytest_jsonreport.plugin", "-p", "pytest_timeout",
         "--assert=plain", "-q", "--tb=short", "--color=no",
         "--json-report", "--json-report-file=none",

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from grading.checks import assert_close, check, expect, fail
+from grading.probes import missing_table, table_outputs, table_structure
 
 CONFIG = {"vocab_size": 11, "n_positions": 8, "n_embd": 6, "n_layer": 1, "n_head": 2, "n_inner": 24}
 V, E = CONFIG["vocab_size"], CONFIG["n_embd"]
@@ -19,60 +20,12 @@ SHAPE_IDS = torch.randint(0, V, (2, 5), generator=torch.Generator().manual_seed(
 
 def embedding_structure(step, config_kwargs):
     """What GPT2Embeddings(config) holds, as plain data."""
-    import torch
-    from step_01 import GPT2Config
-
-    cls = getattr(step, "GPT2Embeddings", None)
-    if not isinstance(cls, type):
-        return {"exists": False}
-    module = cls(GPT2Config(**config_kwargs))
-    wte = getattr(module, "wte", None)
-    return {
-        "exists": True,
-        "is_module": isinstance(module, torch.nn.Module),
-        "wte": type(wte).__name__ if wte is not None else None,
-        "wte_is_embedding": isinstance(wte, torch.nn.Embedding),
-        "parameters": {name: [list(p.shape), p.requires_grad] for name, p in module.named_parameters()}
-        if isinstance(module, torch.nn.Module)
-        else {},
-    }
+    return table_structure(step, "GPT2Embeddings", "wte", config_kwargs)
 
 
 def embedding_outputs(step, config_kwargs, weights, inputs, upstream=None):
-    """Runs GPT2Embeddings on each input with its table set to ``weights``
-    (one table per config); returns the outputs, and the gradient of
-    ``(output * upstream).sum()`` for ``wte.weight`` when ``upstream`` is given.
-
-    ``config_kwargs``, ``weights``, ``inputs`` and ``upstream`` are lists of
-    the same length (one entry per case)."""
-    import torch
-    from step_01 import GPT2Config
-
-    outputs, grads = [], []
-    for index, (kwargs, weight, ids) in enumerate(zip(config_kwargs, weights, inputs)):
-        module = step.GPT2Embeddings(GPT2Config(**kwargs))
-        params = dict(module.named_parameters()) if isinstance(module, torch.nn.Module) else {}
-        if "wte.weight" not in params:
-            return {"missing": _missing("GPT2Embeddings", "wte", params)}
-        module.load_state_dict({"wte.weight": weight})
-        if upstream is None:
-            with torch.no_grad():
-                outputs.append(module(ids))
-        else:
-            module.zero_grad()
-            out = module(ids)
-            outputs.append(out.detach() if isinstance(out, torch.Tensor) else out)
-            if isinstance(out, torch.Tensor) and out.shape == upstream[index].shape and out.requires_grad:
-                (out * upstream[index]).sum().backward()
-            grad = params["wte.weight"].grad
-            grads.append(None if grad is None else grad.clone())
-    return {"outputs": outputs, "grads": grads}
-
-
-def _missing(class_name, table, params):
-    if not params:
-        return f"{class_name} has no parameters yet: create self.{table} in __init__ (TODO 1)"
-    return f"{class_name} has no parameter {table}.weight; its parameters are {sorted(params)}"
+    """GPT2Embeddings's outputs (and wte.weight's gradients) for each case."""
+    return table_outputs(step, "GPT2Embeddings", "wte", config_kwargs, weights, inputs, upstream)
 
 
 def _shape_only(value):
@@ -118,7 +71,7 @@ def test_has_wte(structure):
 def test_parameter_shapes(structure):
     expect(structure["exists"], "step_05.py does not define a class named GPT2Embeddings")
     params = structure["parameters"]
-    expect("wte.weight" in params, _missing("GPT2Embeddings", "wte", params))
+    expect("wte.weight" in params, missing_table("GPT2Embeddings", "wte", params))
     shape = tuple(params["wte.weight"][0])
     expect(
         shape == (V, E),

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from grading.checks import assert_close, check, expect, fail
+from grading.probes import missing_table, table_outputs, table_structure
 
 CONFIG = {"vocab_size": 11, "n_positions": 8, "n_embd": 6, "n_layer": 1, "n_head": 2, "n_inner": 24}
 P, E = CONFIG["n_positions"], CONFIG["n_embd"]
@@ -19,60 +20,12 @@ SHAPE_CASES = {"positions of shape (5,)": torch.arange(5), "positions of shape (
 
 def position_structure(step, config_kwargs):
     """What GPT2PositionEmbeddings(config) holds, as plain data."""
-    import torch
-    from step_01 import GPT2Config
-
-    cls = getattr(step, "GPT2PositionEmbeddings", None)
-    if not isinstance(cls, type):
-        return {"exists": False}
-    module = cls(GPT2Config(**config_kwargs))
-    wpe = getattr(module, "wpe", None)
-    return {
-        "exists": True,
-        "is_module": isinstance(module, torch.nn.Module),
-        "wpe": type(wpe).__name__ if wpe is not None else None,
-        "wpe_is_embedding": isinstance(wpe, torch.nn.Embedding),
-        "parameters": {name: [list(p.shape), p.requires_grad] for name, p in module.named_parameters()}
-        if isinstance(module, torch.nn.Module)
-        else {},
-    }
+    return table_structure(step, "GPT2PositionEmbeddings", "wpe", config_kwargs)
 
 
 def position_outputs(step, config_kwargs, weights, inputs, upstream=None):
-    """Runs GPT2PositionEmbeddings on each input with its table set to
-    ``weights``; returns the outputs, and the gradient of
-    ``(output * upstream).sum()`` for ``wpe.weight`` when ``upstream`` is given.
-
-    ``config_kwargs``, ``weights``, ``inputs`` and ``upstream`` are lists of
-    the same length (one entry per case)."""
-    import torch
-    from step_01 import GPT2Config
-
-    outputs, grads = [], []
-    for index, (kwargs, weight, positions) in enumerate(zip(config_kwargs, weights, inputs)):
-        module = step.GPT2PositionEmbeddings(GPT2Config(**kwargs))
-        params = dict(module.named_parameters()) if isinstance(module, torch.nn.Module) else {}
-        if "wpe.weight" not in params:
-            return {"missing": _missing("GPT2PositionEmbeddings", "wpe", params)}
-        module.load_state_dict({"wpe.weight": weight})
-        if upstream is None:
-            with torch.no_grad():
-                outputs.append(module(positions))
-        else:
-            module.zero_grad()
-            out = module(positions)
-            outputs.append(out.detach() if isinstance(out, torch.Tensor) else out)
-            if isinstance(out, torch.Tensor) and out.shape == upstream[index].shape and out.requires_grad:
-                (out * upstream[index]).sum().backward()
-            grad = params["wpe.weight"].grad
-            grads.append(None if grad is None else grad.clone())
-    return {"outputs": outputs, "grads": grads}
-
-
-def _missing(class_name, table, params):
-    if not params:
-        return f"{class_name} has no parameters yet: create self.{table} in __init__ (TODO 1)"
-    return f"{class_name} has no parameter {table}.weight; its parameters are {sorted(params)}"
+    """GPT2PositionEmbeddings's outputs (and wpe.weight's gradients) for each case."""
+    return table_outputs(step, "GPT2PositionEmbeddings", "wpe", config_kwargs, weights, inputs, upstream)
 
 
 def _shape_only(value):
@@ -119,7 +72,7 @@ def test_has_wpe(structure):
 def test_parameter_shapes(structure):
     expect(structure["exists"], "step_06.py does not define a class named GPT2PositionEmbeddings")
     params = structure["parameters"]
-    expect("wpe.weight" in params, _missing("GPT2PositionEmbeddings", "wpe", params))
+    expect("wpe.weight" in params, missing_table("GPT2PositionEmbeddings", "wpe", params))
     shape = tuple(params["wpe.weight"][0])
     expect(
         shape == (P, E),
