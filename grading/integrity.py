@@ -68,16 +68,20 @@ def flag(kind: str, file: str, line: int, detail: str) -> dict:
 def scan(submission: Path, manifest_data: dict | None = None) -> list[dict]:
     """Every flag for the submission folder (and its repository, if known)."""
     submission = Path(submission).resolve()
-    flags = scan_sources(submission)
+    manifest_data = manifest_data or manifest.load_manifest()
+    flags = scan_sources(submission, manifest_data)
     flags += protected_changes(submission, manifest_data)
     return flags
 
 
-def scan_sources(submission: Path) -> list[dict]:
+def scan_sources(submission: Path, manifest_data: dict | None = None) -> list[dict]:
+    shipped = (manifest_data or {}).get("protected", {})
     flags = []
     files = sorted(p for p in submission.rglob("*") if p.is_file() and "__pycache__" not in p.parts)[:_MAX_FILES]
     for path in files:
         name = path.relative_to(submission).as_posix()
+        if shipped.get(f"assignments/{name}") == manifest.sha256(path):
+            continue  # a file the template shipped (generate.py), unchanged
         if path.name in PLANTED or path.suffix == ".pth":
             flags.append(flag("planted-file", name, 0, f"{path.name} in the submission folder; the grader ignores it"))
         if path.suffix != ".py":
@@ -202,12 +206,12 @@ def repository_root(submission: Path) -> Path | None:
     return submission.parent if submission.name == "assignments" else None
 
 
-def protected_changes(submission: Path, manifest_data: dict | None = None) -> list[dict]:
+def protected_changes(submission: Path, manifest_data: dict) -> list[dict]:
     root = repository_root(submission)
     if root is None:
         return []
     try:
-        recorded = (manifest_data or manifest.load_manifest()).get("protected", {})
+        recorded = manifest_data.get("protected", {})
         current = manifest.build_manifest(root)["protected"]
     except (OSError, ValueError):
         return []

@@ -19,7 +19,7 @@ from .config import GRADER_ROOT, STEPS
 MANIFEST = Path(__file__).resolve().parent / "manifest.json"
 # What the template ships and a student has no reason to change. The
 # reference step modules ship only in the grader bundle (they hold answers).
-PROTECTED = (".github/workflows/classroom.yml", "tests/visible", "grading")
+PROTECTED = (".github/workflows/classroom.yml", "tests/visible", "grading", "assignments/generate.py")
 
 
 def is_reference_step(relative_path: str) -> bool:
