@@ -65,6 +65,7 @@ class Judge:
         self.scratch = Path(tempfile.mkdtemp(prefix="grading-"))
         self.workers: dict[tuple[str, bool], Worker] = {}
         self.partial: dict[str, dict] = {}
+        self.report: dict | None = None
 
     # -- results stream --------------------------------------------------------
 
@@ -132,12 +133,15 @@ class Judge:
         return info
 
     def pytest_json_modifyreport(self, json_report):
-        self.emit(event="report", report=json_report)
+        self.report = json_report  # sent last, once everything is cleaned up
 
-    def pytest_sessionfinish(self, session):
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session, exitstatus):
         self.close_workers()
         kill_strays()
         shutil.rmtree(self.scratch, ignore_errors=True)
+        if self.report is not None:
+            self.emit(event="report", report=self.report, exitstatus=int(exitstatus))
 
     # -- workers ---------------------------------------------------------------
 

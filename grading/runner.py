@@ -40,6 +40,7 @@ class JudgeRun:
     started: list[str] = field(default_factory=list)
     streamed: list[dict] = field(default_factory=list)  # each check's result as it finished
     finished: bool = False
+    exitstatus: int | None = None  # pytest's, as the judge reported it with its report
     log: str = ""
 
     @property
@@ -127,7 +128,9 @@ def run_judge(submission: Path, files: list[Path], limits: Limits, skip: set[str
         with os.fdopen(read_fd, "r", encoding="utf-8", errors="replace") as stream:
             for line in _lines_until(stream, deadline):
                 _take_event(run, line)
-        status = _stop(process, deadline)
+                if run.finished:
+                    break  # the report is the judge's last word: no need to wait for its exit
+        status = _stop(process, deadline, run.exitstatus if run.finished else None)
         if status not in (0, 1):  # pytest: 0 all passed, 1 some failed; anything else is a judge that died
             run.finished = False
         log.seek(0)
@@ -173,16 +176,22 @@ def _take_event(run: JudgeRun, line: str):
     elif kind == "report":
         tests = event.get("report", {}).get("tests", [])
         run.tests = [t for t in tests if isinstance(t, dict) and isinstance(t.get("nodeid"), str)]
+        run.exitstatus = event.get("exitstatus")
         run.finished = True
 
 
-def _stop(process: subprocess.Popen, deadline: float) -> int | None:
-    """Wait for the judge until ``deadline``, then end its whole session and
-    any orphan left behind; return its exit status (None if it was killed)."""
-    try:
-        status = process.wait(timeout=max(1.0, deadline - time.monotonic()))
-    except subprocess.TimeoutExpired:
-        status = None
+def _stop(process: subprocess.Popen, deadline: float, reported_status: int | None = None) -> int | None:
+    """End the judge's whole session and any orphan left behind; return the
+    judge's exit status (None if it had to be killed). A judge that sent its
+    final report has cleaned up already and is ended at once: the ~1 s an
+    interpreter with torch loaded takes to exit buys nothing."""
+    if reported_status is not None:
+        status = reported_status
+    else:
+        try:
+            status = process.wait(timeout=max(1.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            status = None
     try:
         os.killpg(process.pid, signal.SIGKILL)  # the judge and any worker left in its session
     except (ProcessLookupError, PermissionError):
