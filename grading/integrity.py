@@ -228,7 +228,24 @@ def protected_changes(submission: Path, manifest_data: dict) -> list[dict]:
         else:
             continue
         flags.append(flag("protected-file", name, 0, f"protected file {detail}"))
-    return flags
+    return _grouped(flags)
+
+
+def _grouped(flags: list[dict], most: int = 3) -> list[dict]:
+    """Many protected files changed the same way in one folder read better as
+    one flag ("27 protected files under grading/ were deleted")."""
+    by_folder: dict[tuple[str, str], list[dict]] = {}
+    for item in flags:
+        folder = item["file"].rsplit("/", 1)[0] + "/" if "/" in item["file"] else item["file"]
+        by_folder.setdefault((folder, item["detail"]), []).append(item)
+    grouped = []
+    for (folder, detail), items in by_folder.items():
+        if len(items) > most:
+            verb = detail.removeprefix("protected file ")
+            grouped.append(flag("protected-file", folder, 0, f"{len(items)} protected files under {folder} {verb.replace('was', 'were').replace('differs', 'differ')}"))
+        else:
+            grouped.extend(items)
+    return grouped
 
 
 def summary(flags: list[dict]) -> str:
