@@ -49,9 +49,10 @@ def _limits(args) -> Limits:
 def grade(submission: Path, *, include_hidden: bool, steps: list[str] | None, limits: Limits) -> dict:
     hidden = include_hidden and any("hidden" in path.parts for path in runner.test_files(True, steps))
     outcome = runner.judge(submission, include_hidden=hidden, steps=steps, limits=limits)
-    untouched = manifest.unchanged_starters(submission)
+    recorded = manifest.load_manifest()
+    untouched = manifest.unchanged_starters(submission, recorded)
     results = scoring.build_results(outcome, graded_with_hidden=hidden, untouched_steps=untouched)
-    results["integrity"] = integrity.scan(submission)
+    results["integrity"] = integrity.scan(submission, recorded)
     if results["integrity"]:
         results["output"] += "\n\n" + integrity.summary(results["integrity"])
     return results
