@@ -197,18 +197,8 @@ def _stop(process: subprocess.Popen, deadline: float, reported_status: int | Non
     except (ProcessLookupError, PermissionError):
         pass
     process.wait()
-    reap_orphans()
+    sandbox.kill_strays()  # orphans adopted because we are a subreaper
     return status
-
-
-def become_subreaper():
-    """Orphaned descendants (a worker's escaped children) become ours, so
-    ``reap_orphans`` can end them: nothing outlives a grading run."""
-    sandbox.become_subreaper()
-
-
-def reap_orphans():
-    sandbox.kill_strays()
 
 
 def grader_files_state() -> dict[str, tuple]:
@@ -238,7 +228,7 @@ def judge(submission: Path, *, include_hidden=True, steps: list[str] | None = No
     """
     limits = limits or Limits.from_env()
     files = test_files(include_hidden, steps)
-    become_subreaper()
+    sandbox.become_subreaper()  # a worker's escaped children become ours to end
     started = time.monotonic()
     before = grader_files_state()
     expected: list[str] = []
