@@ -8,7 +8,7 @@ one run, with their ratios and peak memory.
 (b) our grader: ``python -m grading run --submission DIR`` (the CLI, the judge
     with every test file, a sandboxed worker per step);
 (c) plain pytest: one pytest process over the same test files, the judge's
-    own command line (``grading.runner.judge_command``) with
+    own command line (``grading.engine.judge.judge_command``) with
     ``benchmarks/inprocess_plugin.py`` added, which replaces the sandboxed
     ``student`` fixture by the submission imported in-process. The tests need
     a ``student`` fixture, and an in-process one is what a classic pytest
@@ -38,7 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from grading import runner  # noqa: E402  (light: no torch)
+from grading.engine import judge as runner  # noqa: E402  (light: no torch)
 from grading.config import STEPS, Limits, step_of  # noqa: E402
 
 IMPORT_FLOOR = [sys.executable, "-c", "import torch, transformers.models.gpt2.modeling_gpt2"]
@@ -112,7 +112,7 @@ def plain_pytest_command(submission: Path, files: list[Path]) -> tuple[list[str]
     command = runner.judge_command(submission, files, 0, limits, set())
     at = command.index("--results-fd")
     command[at : at + 2] = []  # no results stream: pytest's own exit is enough here
-    command[command.index("grading.plugin") + 1 : command.index("grading.plugin") + 1] = ["-p", "benchmarks.inprocess_plugin"]
+    command[command.index("grading.engine.plugin") + 1 : command.index("grading.engine.plugin") + 1] = ["-p", "benchmarks.inprocess_plugin"]
     env = runner.judge_environment(limits) | {"PYTHONPATH": str(ROOT)}
     return command, env
 

@@ -2,9 +2,9 @@
 run them, with the submission imported into the test process itself.
 
 Used by ``benchmarks/grading_speed.py`` for its baselines (c) and (d), never
-by the grader. The grader's tests need a ``student`` fixture (``grading.plugin``
+by the grader. The grader's tests need a ``student`` fixture (``grading.engine.plugin``
 gives one backed by a sandboxed worker); this plugin, registered after
-``grading.plugin``, overrides ``student`` and ``student_own_stack`` with an
+``grading.engine.plugin``, overrides ``student`` and ``student_own_stack`` with an
 object whose ``call(probe, *args)`` runs ``probe(step_module, *args)`` right
 here: no fork, no pipe, no limits. That is what a classic autograder does
 (a pytest run that imports the student's files), so the difference from (b)

@@ -2,5 +2,5 @@
 Hugging Face's GPT-2, with every step sandboxed and graded on its own.
 
 Start at ``grading.cli`` (the commands) and ``grading.config`` (the steps,
-points and limits). DESIGN.md in the course's shared folder gives the map.
+points and limits). docs/architecture.md gives the map.
 """

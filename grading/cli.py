@@ -1,11 +1,14 @@
 """The command line: each verb is a thin function over the pipeline
-judge (``runner``) → score (``scoring``) → render (``render``) → publish.
+judge (``engine``) → score and render (``report``) → publish (``github``).
 
     python -m grading check [STEP ...]
-    python -m grading run [--submission DIR] [--json PATH] [--markdown PATH]
-    python -m grading post --results PATH          (grading/post.py)
-    python -m grading release OUT                  (grading/release.py)
-    python -m grading regrade ROOT                 (grading/regrade.py)
+    python -m grading run [--submission DIR] [--json PATH]
+    python -m grading post --results PATH          (grading/github/post.py)
+    python -m grading release OUT                  (grading/instructor/release.py)
+    python -m grading regrade ROOT                 (grading/instructor/regrade.py)
+
+The instructor verbs exist only where ``grading/instructor/`` does: the
+student template does not ship it.
 """
 
 from __future__ import annotations
@@ -17,8 +20,11 @@ import os
 import sys
 from pathlib import Path
 
-from . import integrity, manifest, notices, render, runner, scoring
+from . import files, integrity
 from .config import DEFAULT_SUBMISSION, STEPS, STEPS_BY_ID, Limits
+from .engine import judge
+from .report import notices, scoring, text
+from .report.model import Results
 
 
 class UsageError(Exception):
@@ -46,15 +52,22 @@ def _limits(args) -> Limits:
     return Limits.from_env(call_timeout=args.call_timeout, test_timeout=args.test_timeout, step_timeout=args.step_timeout)
 
 
-def grade(submission: Path, *, include_hidden: bool, steps: list[str] | None, limits: Limits) -> dict:
-    hidden = include_hidden and any("hidden" in path.parts for path in runner.test_files(True, steps))
-    outcome = runner.judge(submission, include_hidden=hidden, steps=steps, limits=limits)
-    recorded = manifest.load_manifest()
-    untouched = manifest.unchanged_starters(submission, recorded)
-    results = scoring.build_results(outcome, graded_with_hidden=hidden, untouched_steps=untouched)
-    results["integrity"] = integrity.scan(submission, recorded)
-    if results["integrity"]:
-        results["output"] += "\n\n" + integrity.summary(results["integrity"])
+def grade(submission: Path, *, include_hidden: bool, steps: list[str] | None, limits: Limits) -> Results:
+    """Judge, score and flag one submission: the pipeline every verb shares."""
+    hidden = include_hidden and any("hidden" in path.parts for path in judge.test_files(True, steps))
+    outcome = judge.judge(submission, include_hidden=hidden, steps=steps, limits=limits)
+    recorded = files.load_manifest()
+    results = scoring.build_results(
+        outcome.collected,
+        outcome.tests,
+        stopped_steps=outcome.stopped_steps,
+        duration=outcome.duration,
+        graded_with_hidden=hidden,
+        untouched_steps=files.unchanged_starters(submission, recorded),
+    )
+    results.integrity = integrity.scan(submission, recorded)
+    if results.integrity:
+        results.output += "\n\n" + text.integrity_lines(results.integrity)
     return results
 
 
@@ -62,26 +75,20 @@ def cmd_run(args) -> int:
     submission = _submission(args.submission)
     results = grade(submission, include_hidden=not args.visible_only, steps=None, limits=_limits(args))
     if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
-    if args.markdown:
-        Path(args.markdown).write_text(render.markdown_report(results))
+        Path(args.json).write_text(json.dumps(results.to_json(), indent=2) + "\n")
     with notices.inert_output():
-        print(notices.neutralize(render.run_summary(results)), flush=True)
-    for line in notices.classroom_notices(results["score"], results["max_score"]):
+        print(notices.neutralize(text.run_summary(results)), flush=True)
+    for line in notices.classroom_notices(results):
         print(line, flush=True)
     return 0
 
 
 def cmd_check(args) -> int:
     submission = _submission(args.submission)
-    wanted = _step_ids(args.steps) if args.steps else [s.id for s in STEPS]
-    available = {p.name[len("test_step_") : len("test_step_") + 2] for p in runner.test_files(False, wanted)}
-    step_ids = [s for s in wanted if s in available]
-    if not step_ids:
-        raise UsageError(f"no visible checks exist yet for step(s) {', '.join(wanted)}")
+    step_ids = _step_ids(args.steps) if args.steps else [s.id for s in STEPS]
     results = grade(submission, include_hidden=False, steps=step_ids, limits=_limits(args))
-    print(notices.neutralize(render.check_text(results, step_ids)))
-    return 0 if all(t["status"] == "passed" for t in results["tests"]) and results["tests"] else 1
+    print(notices.neutralize(text.check_text(results, step_ids)))
+    return 0 if results.checks and all(c.passed for c in results.checks) else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -102,19 +109,24 @@ def build_parser() -> argparse.ArgumentParser:
     run = verbs.add_parser("run", help="grade a submission, write the results JSON, print the Classroom notices")
     run.add_argument("--submission", help="folder holding step_01.py … step_12.py (default: assignments/)")
     run.add_argument("--json", default="results.json", help="where to write the results JSON (default: results.json)")
-    run.add_argument("--markdown", help="also write a readable markdown report here")
     run.add_argument("--visible-only", action="store_true", help="grade with the visible checks only")
     limits_options(run)
     run.set_defaults(func=cmd_run)
 
     for module in _VERB_MODULES:
-        importlib.import_module(f"grading.{module}").register(verbs)
+        try:
+            verb_module = importlib.import_module(module)
+        except ModuleNotFoundError as missing:
+            if missing.name != module and not module.startswith(f"{missing.name}."):
+                raise
+            continue  # the student template ships no grading/instructor/
+        verb_module.register(verbs)
     return parser
 
 
 # Verbs that live in modules of their own; each exposes ``register(verbs)``,
 # adding its argparse sub-parser with ``set_defaults(func=...)``.
-_VERB_MODULES = ("post", "release", "regrade")
+_VERB_MODULES = ("grading.github.post", "grading.instructor.release", "grading.instructor.regrade")
 
 
 def main(argv: list[str] | None = None) -> int:

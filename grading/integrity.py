@@ -1,8 +1,7 @@
 """Integrity flags: what in a submission is worth a human look.
 
 Called by ``grading.cli.grade`` after scoring; the flags go into the results
-JSON as a top-level ``integrity`` list (each ``{kind, file, line, detail}``)
-and into its ``output`` text. They are for the instructor and never change a
+JSON as a top-level ``integrity`` list (each ``{kind, file, line, detail}``). They are for the instructor and never change a
 score: the grade is already safe from all of this (the judge never runs
 submission code), but a student who tried it is worth a conversation.
 
@@ -15,7 +14,7 @@ Two sources, both static (nothing here imports or runs submission code):
   (``conftest.py``, ``pytest.ini``, ``sitecustomize.py``, ``*.pth``, …);
 * the protected files (``.github/``, ``tests/visible/``, ``grading/``) of
   the submission's repository compared with the template's recorded hashes
-  (``grading.manifest``), when the submission folder is a repository's
+  (``grading.files``), when the submission folder is a repository's
   ``assignments/``.
 """
 
@@ -24,7 +23,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from . import manifest
+from . import files
 
 SUSPECT_IMPORTS = {
     "pytest": "imports pytest, the grader's test runner",
@@ -68,7 +67,7 @@ def flag(kind: str, file: str, line: int, detail: str) -> dict:
 def scan(submission: Path, manifest_data: dict | None = None) -> list[dict]:
     """Every flag for the submission folder (and its repository, if known)."""
     submission = Path(submission).resolve()
-    manifest_data = manifest_data or manifest.load_manifest()
+    manifest_data = manifest_data or files.load_manifest()
     flags = scan_sources(submission, manifest_data)
     flags += protected_changes(submission, manifest_data)
     return flags
@@ -77,10 +76,9 @@ def scan(submission: Path, manifest_data: dict | None = None) -> list[dict]:
 def scan_sources(submission: Path, manifest_data: dict | None = None) -> list[dict]:
     shipped = (manifest_data or {}).get("protected", {})
     flags = []
-    files = sorted(p for p in submission.rglob("*") if p.is_file() and "__pycache__" not in p.parts)[:_MAX_FILES]
-    for path in files:
+    for path in list(files.walk(submission))[:_MAX_FILES]:
         name = path.relative_to(submission).as_posix()
-        if shipped.get(f"assignments/{name}") == manifest.sha256(path):
+        if shipped.get(f"assignments/{name}") == files.sha256(path):
             continue  # a file the template shipped (generate.py), unchanged
         if path.name in PLANTED or path.suffix == ".pth":
             flags.append(flag("planted-file", name, 0, f"{path.name} in the submission folder; the grader ignores it"))
@@ -212,7 +210,7 @@ def protected_changes(submission: Path, manifest_data: dict) -> list[dict]:
         return []
     try:
         recorded = manifest_data.get("protected", {})
-        current = manifest.build_manifest(root)["protected"]
+        current = files.build_manifest(root)["protected"]
     except (OSError, ValueError):
         return []
     if not recorded:
@@ -246,16 +244,3 @@ def _grouped(flags: list[dict], most: int = 3) -> list[dict]:
         else:
             grouped.extend(items)
     return grouped
-
-
-def summary(flags: list[dict]) -> str:
-    """Readable lines for the results' ``output`` (no points deducted)."""
-    if not flags:
-        return ""
-    lines = [f"Integrity flags for the instructor ({len(flags)}; no points deducted):"]
-    for item in flags[:50]:
-        where = f"{item['file']}:{item['line']}" if item["line"] else item["file"]
-        lines.append(f"- [{item['kind']}] {where}: {item['detail']}")
-    if len(flags) > 50:
-        lines.append(f"- … and {len(flags) - 50} more")
-    return "\n".join(lines)

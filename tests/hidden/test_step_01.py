@@ -4,8 +4,8 @@ agrees with Hugging Face's GPT-2 configuration."""
 import pytest
 from transformers import GPT2Config as HFConfig
 
-from grading.checks import check, expect, fail
-from grading.probes import config_facts
+from grading.engine.checks import check, expect, fail
+from grading.engine.probes import config_facts
 
 HF = HFConfig()
 SAME_MEANING = ["vocab_size", "n_positions", "n_embd", "n_layer", "n_head", "layer_norm_epsilon"]

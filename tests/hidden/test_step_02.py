@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from grading.checks import assert_close, check, describe, expect, fail
+from grading.engine.checks import assert_close, check, describe, expect, fail
 from tests.visible.test_step_02 import masks
 
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from grading.checks import assert_close, check
+from grading.engine.checks import assert_close, check
 from tests.visible.test_step_03 import layer_norm_outputs
 
 # id: (seed, dim, eps or None for the default, input shape, input scale, input mean)

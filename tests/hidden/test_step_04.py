@@ -7,7 +7,7 @@ import torch
 from transformers import GPT2Config as HFConfig
 from transformers.models.gpt2.modeling_gpt2 import GPT2MLP as HFGPT2MLP
 
-from grading.checks import assert_close, check
+from grading.engine.checks import assert_close, check
 from tests.visible.test_step_04 import mlp_outputs
 
 BASE = {"vocab_size": 97, "n_positions": 16, "n_layer": 2, "n_head": 4, "layer_norm_epsilon": 1e-5}

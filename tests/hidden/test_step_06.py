@@ -8,7 +8,7 @@ import torch
 from transformers import GPT2Config as HFConfig
 from transformers import GPT2Model
 
-from grading.checks import assert_close, check, expect, fail
+from grading.engine.checks import assert_close, check, expect, fail
 from tests.visible.test_step_06 import position_outputs
 
 CONFIGS = {

@@ -12,7 +12,7 @@ import torch
 from transformers import GPT2Config as HFConfig
 from transformers.models.gpt2.modeling_gpt2 import GPT2Attention
 
-from grading.checks import assert_close, check, expect, fail
+from grading.engine.checks import assert_close, check, expect, fail
 from tests.visible.test_step_07 import attention_outputs
 
 N_POSITIONS = 16

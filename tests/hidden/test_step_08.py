@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from grading.checks import assert_close, check, describe, expect, fail
+from grading.engine.checks import assert_close, check, describe, expect, fail
 from tests.visible.test_step_08 import block_outputs, block_result, residual_outputs
 
 # (case id, shape, dtype) for apply_residual_connection

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from transformers import GPT2Config as HFConfig
 from transformers.models.gpt2.modeling_gpt2 import GPT2Block as HFBlock
 
-from grading.checks import CheckFailure, assert_close, check, expect, fail, integration
+from grading.engine.checks import CheckFailure, assert_close, check, expect, fail, integration
 from tests.visible.test_step_09 import block_outputs
 
 ATOL = RTOL = 1e-4  # the reference runs in float64, the submission in float32

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from transformers.models.gpt2.modeling_gpt2 import GPT2Model as HFModel
 
-from grading.checks import check, fail, integration
+from grading.engine.checks import check, fail, integration
 from tests.hidden.test_step_09 import assert_matches, course_state_dict, hf_config, randomize_
 from tests.visible.test_step_10 import model_outputs
 

@@ -12,7 +12,7 @@ import torch
 from transformers import GPT2Config as HFConfig
 from transformers import GPT2LMHeadModel as HFGPT2LMHeadModel
 
-from grading.checks import assert_close, check, fail, integration
+from grading.engine.checks import assert_close, check, fail, integration
 
 CONFIGS = {
     "embd64-layers2-heads4": {

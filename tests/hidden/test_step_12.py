@@ -19,7 +19,7 @@ from transformers import GPT2Config as HFConfig
 from transformers import GPT2LMHeadModel as HFGPT2LMHeadModel
 from transformers.generation.logits_process import TemperatureLogitsWarper, TopKLogitsWarper
 
-from grading.checks import assert_close, check, describe, expect, fail
+from grading.engine.checks import assert_close, check, describe, expect, fail
 
 CONFIG = {"vocab_size": 61, "n_positions": 16, "n_embd": 32, "n_layer": 2, "n_head": 4, "n_inner": 128}
 V = CONFIG["vocab_size"]

@@ -62,7 +62,7 @@ def grade(folder: Path, steps: list[str] | None = None) -> dict:
     from grading.cli import grade as grade_submission
     from grading.config import Limits
 
-    return grade_submission(folder, include_hidden=True, steps=steps, limits=Limits.from_env())
+    return grade_submission(folder, include_hidden=True, steps=steps, limits=Limits.from_env()).to_json()
 
 
 def main(argv: list[str]) -> int:

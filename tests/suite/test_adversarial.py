@@ -22,6 +22,7 @@ the hostile step plus one or two others, a few run the whole CLI.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
@@ -33,8 +34,9 @@ from pathlib import Path
 
 import pytest
 
-from grading import runner, sandbox
-from grading.cli import grade
+from grading.cli import grade as grade_results
+from grading.engine import judge as runner
+from grading.engine import reaping
 from grading.config import GRADER_ROOT, Limits
 
 HOSTILE = Path(__file__).resolve().parent / "hostile"
@@ -143,8 +145,12 @@ def wrong(tmp_path_factory) -> float:
     return _scores(grade(folder, include_hidden=True, steps=["05"], limits=LIMITS))["05"]
 
 
+def grade(folder, **options) -> dict:
+    return grade_results(folder, **options).to_json()
+
+
 def _no_process_left():
-    assert sandbox.children_of(os.getpid()) == [], "a process was left running after grading"
+    assert reaping.children_of(os.getpid()) == [], "a process was left running after grading"
     for entry in Path("/proc").iterdir():
         try:
             name = (entry / "comm").read_text().strip()
@@ -168,8 +174,6 @@ def assert_only_grader_commands(stdout: str, stderr: str, results: dict):
     """Outside the grader's ::stop-commands:: block, the only workflow
     commands are the two Classroom notices, each exactly once; inside it,
     nothing can end the block or look like a command."""
-    from grading.render import points
-
     lines = stdout.splitlines()
     starts = [i for i, line in enumerate(lines) if line.startswith("::stop-commands::")]
     assert len(starts) == 1, stdout[:2000]
@@ -177,7 +181,8 @@ def assert_only_grader_commands(stdout: str, stderr: str, results: dict):
     assert re.fullmatch(r"[0-9a-f]{32}", token)
     end = lines.index(f"::{token}::")
     inside, outside = lines[starts[0] + 1 : end], lines[: starts[0]] + lines[end + 1 :]
-    total, maximum = points(results["score"]), points(results["max_score"])
+    total, maximum = math.floor(results["score"] + 0.5), math.floor(results["max_score"] + 0.5)  # whole points
+    assert results["classroom"] == {"points": total, "max_points": maximum}
     assert outside == [
         f"::notice title=Autograding complete::Points {total}/{maximum}",
         f'::notice title=Autograding report::{{"totalPoints":{total},"maxPoints":{maximum}}}',
@@ -252,7 +257,7 @@ def test_relaunch_refused_when_grader_files_change(monkeypatch):
     judge is started (it would load them); the unfinished checks fail."""
     states = iter([{"a": (1, 1, 1)}, {"a": (1, 2, 1)}])
     monkeypatch.setattr(runner, "grader_files_state", lambda: next(states))
-    dead = runner.JudgeRun(collected=["tests/visible/test_step_05.py::test_a", "tests/visible/test_step_06.py::test_b"],
+    dead = runner.JudgeRun(collected=[{"nodeid": "tests/visible/test_step_05.py::test_a", "step": "05"}, {"nodeid": "tests/visible/test_step_06.py::test_b", "step": "06"}],
                            started=["tests/visible/test_step_05.py::test_a"])  # fmt: skip
     calls = []
     monkeypatch.setattr(runner, "run_judge", lambda *a, **k: calls.append(a) or dead)

@@ -12,7 +12,11 @@ import os
 
 import pytest
 
-from grading import cli, integrity, notices, runner, sandbox
+from grading import cli, integrity
+from grading.engine import diagnosis, protocol
+from grading.engine import judge as runner
+from grading.report import notices
+from grading.report.text import integrity_lines
 from grading.config import Limits
 
 
@@ -43,8 +47,8 @@ def test_judge_environment_is_allow_listed(monkeypatch):
 def test_results_stream_keeps_first_collection_and_checks_types():
     run = runner.JudgeRun()
     for event in (
-        {"event": "collected", "nodeids": ["a::t1", "a::t2"]},
-        {"event": "collected", "nodeids": ["a::t1", "a::t2", "a::forged"]},
+        {"event": "collected", "checks": [{"nodeid": "a::t1"}, {"nodeid": "a::t2"}, "junk"]},
+        {"event": "collected", "checks": [{"nodeid": "a::t1"}, {"nodeid": "a::t2"}, {"nodeid": "a::forged"}]},
         {"event": "result", "test": {"nodeid": "a::t1", "outcome": "passed", "metadata": {}}},
         {"event": "result", "test": "not a dict"},
         {"event": "report", "report": {"tests": [{"nodeid": "a::t1", "outcome": "passed"}, 3]}},
@@ -52,7 +56,7 @@ def test_results_stream_keeps_first_collection_and_checks_types():
         runner._take_event(run, json.dumps(event))
     runner._take_event(run, "not json")
     runner._take_event(run, "[1, 2]")
-    assert run.collected == ["a::t1", "a::t2"]
+    assert [c["nodeid"] for c in run.collected] == ["a::t1", "a::t2"]
     assert [t["nodeid"] for t in run.streamed] == ["a::t1"]
     assert [t["nodeid"] for t in run.tests] == ["a::t1"] and run.finished
 
@@ -60,10 +64,10 @@ def test_results_stream_keeps_first_collection_and_checks_types():
 def test_unexpected_and_missing_checks(monkeypatch):
     """A reported check that was not collected is dropped; a collected one
     that was never reported counts as failed."""
-    from grading import scoring
+    from grading.report import scoring
 
     run = runner.JudgeRun(
-        collected=["tests/visible/test_step_01.py::test_a", "tests/visible/test_step_01.py::test_b"],
+        collected=[{"nodeid": f"tests/visible/test_step_01.py::{name}", "step": "01", "title": name, "weight": 1.0} for name in ("test_a", "test_b")],
         tests=[
             {"nodeid": "tests/visible/test_step_01.py::test_a", "outcome": "passed", "metadata": {"weight": 1.0, "step": "01"}},
             {"nodeid": "tests/visible/test_step_01.py::test_forged", "outcome": "passed", "metadata": {"weight": 100.0, "step": "01"}},
@@ -73,7 +77,9 @@ def test_unexpected_and_missing_checks(monkeypatch):
     monkeypatch.setattr(runner, "run_judge", lambda *a, **k: run)
     outcome = runner.judge(runner.GRADER_ROOT / "solutions", steps=["01"], limits=Limits())
     assert [t["nodeid"] for t in outcome.tests] == ["tests/visible/test_step_01.py::test_a"]
-    results = scoring.build_results(outcome, graded_with_hidden=False)
+    results = scoring.build_results(
+        outcome.collected, outcome.tests, stopped_steps=outcome.stopped_steps, duration=outcome.duration, graded_with_hidden=False
+    ).to_json()
     step = results["steps"][0]
     assert step["checks"] == 2 and step["checks_passed"] == 1
     missing = [t for t in results["tests"] if t["extra_data"]["nodeid"].endswith("test_b")][0]
@@ -82,9 +88,9 @@ def test_unexpected_and_missing_checks(monkeypatch):
 
 def test_head_and_tail():
     text = "H" * 5000 + "M" * 10000 + "T" * 5000
-    cut = sandbox.head_and_tail(text, keep=1500)
+    cut = diagnosis.head_and_tail(text, keep=1500)
     assert cut.startswith("H" * 1500) and cut.endswith("T" * 1500) and "characters cut" in cut
-    assert sandbox.head_and_tail("short") == "short"
+    assert diagnosis.head_and_tail("short") == "short"
 
 
 @pytest.mark.parametrize(
@@ -99,7 +105,7 @@ def test_neutralize(line):
 
 def test_integrity_flags(tmp_path):
     (tmp_path / "step_05.py").write_text(
-        "import os, sys, ctypes\nimport _pytest.runner\nfrom transformers import GPT2Model\nimport grading.checks\n"
+        "import os, sys, ctypes\nimport _pytest.runner\nfrom transformers import GPT2Model\nimport grading.engine.checks\n"
         "sys.modules['step_01'] = None\nos._exit(0)\nos.kill(os.getppid(), 9)\nopen('/etc/passwd').read()\n"
         "import torch\ntorch.allclose = lambda *a: True\n"
     )
@@ -114,7 +120,7 @@ def test_integrity_flags(tmp_path):
     imports = " ".join(f["detail"] for f in flags if f["kind"] == "import")
     for name in ("ctypes", "_pytest", "transformers", "grading"):
         assert name in imports
-    assert "Integrity flags" in integrity.summary(flags)
+    assert "Integrity flags" in integrity_lines(flags)
 
 
 def test_integrity_clean_solutions_and_protected_files(tmp_path):
@@ -146,8 +152,30 @@ def test_cli_does_not_import_torch():
 
 def test_reply_size_is_capped():
     read_fd, write_fd = os.pipe()
-    os.write(write_fd, sandbox._HEADER.pack(1 << 40))
-    with pytest.raises(sandbox.ReplyTooLarge):
-        sandbox._read_message(read_fd, None, sandbox._MAX_REPLY)
+    os.write(write_fd, protocol.HEADER.pack(1 << 40))
+    with pytest.raises(protocol.ReplyTooLarge):
+        protocol.read_message(read_fd, None, protocol.MAX_REPLY)
     os.close(read_fd)
     os.close(write_fd)
+
+
+def test_judge_death_mid_step_changes_no_max_score():
+    """Weights are fixed at collection: checks a dead judge never reported
+    fail but keep their share, so no points move between a step's checks."""
+    from grading.report import scoring
+
+    collected = [
+        {"nodeid": f"tests/hidden/test_step_05.py::test_{i}", "step": "05", "title": f"check {i}", "weight": w}
+        for i, w in enumerate((1.0, 2.0, 0.5, 1.5))
+    ]
+    everything = [{"nodeid": c["nodeid"], "outcome": "passed", "metadata": {}} for c in collected]
+
+    def grade(outcomes, stopped):
+        return scoring.build_results(collected, outcomes, stopped_steps=stopped, duration=0.0, graded_with_hidden=True)
+
+    whole = grade(everything, {})
+    died = grade(everything[:2], {"05": "the grader's own process was stopped"})
+    assert [c.max_score for c in died.checks_of("05")] == [c.max_score for c in whole.checks_of("05")]
+    assert [c.passed for c in died.checks_of("05")] == [True, True, False, False]
+    assert [c.kind for c in died.checks_of("05")][2:] == ["stopped", "stopped"]
+    assert died.steps[4].score == 5 * 3.0 / 5.0 and whole.steps[4].score == 5

@@ -12,8 +12,8 @@ from grading.config import MAX_SCORE, STEPS
 
 from .conftest import ROOT, grading_cli, make_submission, step_scores
 
-NOTICE_COMPLETE = re.compile(r"^::notice title=Autograding complete::Points ([\d.]+)/([\d.]+)$", re.M)
-NOTICE_REPORT = re.compile(r'^::notice title=Autograding report::\{"totalPoints":([\d.]+),"maxPoints":([\d.]+)\}$', re.M)
+NOTICE_COMPLETE = re.compile(r"^::notice title=Autograding complete::Points (\d+)/(\d+)$", re.M)  # whole points only
+NOTICE_REPORT = re.compile(r'^::notice title=Autograding report::\{"totalPoints":(\d+),"maxPoints":(\d+)\}$', re.M)
 
 
 def steps_with_checks(results):
@@ -71,6 +71,25 @@ def test_notices_are_printed_exactly_once_and_agree_with_the_json(solution_run):
     assert score == pytest.approx(solution_run.results["score"], abs=0.01)
     assert maximum == 100
     assert out.count("::notice") == 2
+
+
+def test_a_partial_score_reaches_classroom_in_whole_points(tmp_path):
+    """GitHub Classroom's export turns a fractional total into 0: the notices
+    carry the score rounded to the nearest point, the JSON the exact one."""
+    from grading.report.text import points
+    from tests.suite.mutation import catalogue
+    from tests.suite.mutation import make_submission as make_mutant
+
+    off_by_one = next(m for m in catalogue()["02"] if m.name.startswith("off by one"))
+    submission = make_mutant(tmp_path / "sub", {"02": off_by_one})
+    run = grading_cli("run", "--submission", str(submission), json_path=tmp_path / "r.json")
+    exact = run.results["score"]
+    assert exact != int(exact), "this mutant should leave a fractional score"
+    whole = int(exact + 0.5)
+    assert NOTICE_COMPLETE.findall(run.stdout) == [(str(whole), "100")]
+    assert NOTICE_REPORT.findall(run.stdout) == [(str(whole), "100")]
+    assert run.results["classroom"] == {"points": whole, "max_points": 100}
+    assert f"Score: {points(exact)}/100 (Classroom: {whole}/100)" in run.stdout
 
 
 # -- what a student sees with `check` ------------------------------------------

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from grading.github_render import MARKER, read_history
-from grading.post import post_feedback
+from grading.github.feedback import MARKER, read_history
+from grading.github.post import post_feedback
+from grading.report.model import Results
 
 from .conftest import ROOT
 from .fixtures.fake_github import BOT, STUDENT, FakeGitHub
@@ -50,7 +51,7 @@ def gh():
 
 def post(gh: FakeGitHub, res: dict | None = None, *, sha: str = SHA1, log: list | None = None, **options):
     return post_feedback(
-        res or results(),
+        Results.from_json(res or results()),
         repository=gh.repository,
         token="ghs_test_token",
         api_url=gh.api_url,

@@ -14,7 +14,22 @@ import re
 from pathlib import Path
 
 
-from grading import github_render as gr
+from grading.github import feedback, markdown, summary
+from grading.report.model import Results
+
+
+def _on_model(render):
+    """The renderers read the results model; the fixtures are results JSON."""
+    return lambda res, *args, **kwargs: render(Results.from_json(res), *args, **kwargs)
+
+
+class gr:  # the renderers under test, by the names the checks below use
+    job_summary = staticmethod(_on_model(summary.job_summary))
+    annotations = staticmethod(_on_model(summary.annotations))
+    feedback_comment = staticmethod(_on_model(feedback.feedback_comment))
+    read_history, Entry, _history_block = feedback.read_history, feedback.Entry, feedback._history_block
+    MARKER, HISTORY_KEPT, HISTORY_SHOWN = feedback.MARKER, feedback.HISTORY_KEPT, feedback.HISTORY_SHOWN
+    COMMENT_BUDGET, COMMENT_LIMIT, SUMMARY_BUDGET, size = feedback.COMMENT_BUDGET, feedback.COMMENT_LIMIT, summary.SUMMARY_BUDGET, markdown.size
 
 FIXTURES = Path(__file__).parent / "fixtures"
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "feedback.md"
@@ -52,7 +67,7 @@ def test_all_passed():
 def test_partly_passed():
     res = results("partial")
     summary = gr.job_summary(res)
-    assert summary.startswith("## 🤖 GPT-2 autograder: 20.5/100\n")
+    assert summary.startswith("## 🤖 GPT-2 autograder: 20.5/100 (Classroom: 21/100)\n")
     assert table_row(summary, "01") == "| 01 · Create Model Configuration | ✅ passed | 4/4 | 1/1 |"
     assert table_row(summary, "04") == "| 04 · Build the Feed-Forward Network | ⚠️ partial | 3.5/7 | 1/2 |"
     assert table_row(summary, "05") == "| 05 · Add Token Embeddings | ❌ failed | 0/5 | 0/1 |"

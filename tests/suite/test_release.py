@@ -20,8 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from grading import leaks, manifest
-from grading.release import GRADER_TOP, TEMPLATE_TOP, ReleaseError, release, write_trees
+from grading import files as manifest
+from grading.instructor import leaks
+from grading.instructor.release import GRADER_TOP, TEMPLATE_TOP, ReleaseError, release, write_trees
 
 ROOT = Path(__file__).resolve().parents[2]
 SKIP = shutil.ignore_patterns(".git", "__pycache__", ".pytest_cache", "out")
@@ -79,6 +80,7 @@ def test_template_holds_exactly_what_students_need(released, source):
     assert sorted({f.split("/")[1] for f in files if f.startswith("tests/")}) == ["__init__.py", "visible"]
     assert not any(f.startswith(("solutions/", "benchmarks/", "docs/", ".ci/", "tests/hidden/", "tests/suite/")) for f in files)
     assert not any("__pycache__" in f or f.endswith(".pyc") for f in files)
+    assert not any(f.startswith("grading/instructor/") for f in files), "the template ships the instructor tools"
     assert files["README.md"] == (source / "docs" / "student_readme.md").read_bytes()
     for starter in (source / "assignments").glob("*"):
         if starter.is_file():
@@ -92,6 +94,7 @@ def test_bundle_holds_the_grader_and_every_check(released, source):
     for hidden in (source / "tests" / "hidden").glob("*.py"):
         assert files[f"tests/hidden/{hidden.name}"] == hidden.read_bytes()
     assert "tests/visible/__init__.py" in files and "grading/cli.py" in files
+    assert "grading/instructor/release.py" in files
     assert not any(f.startswith(("assignments/", "solutions/", "tests/suite/", ".github/")) for f in files)
 
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from grading.checks import check, expect
-from grading.probes import config_facts
+from grading.engine.checks import check, expect
+from grading.engine.probes import config_facts
 
 EXPECTED = {
     "vocab_size": 50257,

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from grading.checks import assert_close, check, describe, expect, fail
+from grading.engine.checks import assert_close, check, describe, expect, fail
 
 DIM = 8
 

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from grading.checks import assert_close, check, describe, expect, fail
+from grading.engine.checks import assert_close, check, describe, expect, fail
 
 CONFIG = {"vocab_size": 97, "n_positions": 16, "n_embd": 8, "n_layer": 2, "n_head": 2, "n_inner": 32, "layer_norm_epsilon": 1e-5}
 INTERMEDIATE = 32

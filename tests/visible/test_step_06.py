@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from grading.checks import assert_close, check, expect, fail
-from grading.probes import missing_table, table_outputs, table_structure
+from grading.engine.checks import assert_close, check, expect, fail
+from grading.engine.probes import missing_table, table_outputs, table_structure
 
 CONFIG = {"vocab_size": 11, "n_positions": 8, "n_embd": 6, "n_layer": 1, "n_head": 2, "n_inner": 24}
 P, E = CONFIG["n_positions"], CONFIG["n_embd"]

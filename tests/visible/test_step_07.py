@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from grading.checks import assert_close, check, expect, fail
+from grading.engine.checks import assert_close, check, expect, fail
 
 CONFIG = {"vocab_size": 11, "n_positions": 8, "n_embd": 8, "n_layer": 1, "n_head": 2, "n_inner": 32}
 C = CONFIG["n_embd"]

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from grading.checks import assert_close, check, expect, fail
+from grading.engine.checks import assert_close, check, expect, fail
 
 DIM = 8
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from grading.checks import assert_close, check, describe, expect, fail
+from grading.engine.checks import assert_close, check, describe, expect, fail
 
 # n_inner is 3 * n_embd here, not 4 *: the MLP's width must come from the config.
 CONFIG = {"vocab_size": 11, "n_positions": 8, "n_embd": 16, "n_layer": 1, "n_head": 2, "n_inner": 48}

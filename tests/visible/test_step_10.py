@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from grading.checks import assert_close, check, expect, fail
+from grading.engine.checks import assert_close, check, expect, fail
 from tests.visible.test_step_09 import C_PROJ, block_shapes, random_block_state, state_dict_mismatch
 
 CONFIG = {"vocab_size": 11, "n_positions": 8, "n_embd": 16, "n_layer": 2, "n_head": 2, "n_inner": 48}

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from grading.checks import assert_close, check, describe, expect, fail
+from grading.engine.checks import assert_close, check, describe, expect, fail
 
 CONFIG = {"vocab_size": 53, "n_positions": 16, "n_embd": 32, "n_layer": 2, "n_head": 4, "n_inner": 128}
 V, E = CONFIG["vocab_size"], CONFIG["n_embd"]

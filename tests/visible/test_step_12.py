@@ -7,7 +7,7 @@ there, so every expected answer can be read off its table."""
 import pytest
 import torch
 
-from grading.checks import assert_close, check, describe, expect, fail
+from grading.engine.checks import assert_close, check, describe, expect, fail
 
 WORDS = ["the", "cat", "sat", "on", "mat"]
 # Row i: the logits for the token that follows token i (the guide's table).

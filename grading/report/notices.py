@@ -1,7 +1,7 @@
 """GitHub Actions workflow commands: the Classroom notices, and keeping
 everything else inert.
 
-Called by the ``run`` command (and ``post``). Only the grader speaks to the
+Called by the ``run`` command (and by ``post`` for its annotations). Only the grader speaks to the
 Actions runner: text that may come from a submission is printed inside a
 ``::stop-commands::`` block with an unguessable token, and every line that
 would still look like a command is escaped.
@@ -14,7 +14,7 @@ import secrets
 import sys
 from contextlib import contextmanager
 
-from .render import points
+from .model import Results
 
 _COMMAND_LINE = re.compile(r"(?:^|(?<=\r))([ \t\f\v]*)::", re.MULTILINE)  # the runner also ends lines at \r
 _LEGACY_COMMAND = re.compile(r"##\[")  # the runner's older "##[command]" form, matched anywhere in a line
@@ -38,9 +38,11 @@ def inert_output(stream=None):
         print(f"::{token}::", file=stream, flush=True)
 
 
-def classroom_notices(score: float, max_score: float) -> list[str]:
-    """The two lines GitHub Classroom reads (DESIGN.md, Classroom contract)."""
-    total, maximum = points(score), points(max_score)
+def classroom_notices(results: Results) -> list[str]:
+    """The two lines GitHub Classroom reads (docs/architecture.md, Publish),
+    in whole points: Classroom's grade export turns a fractional total into 0.
+    The exact score stays in the results JSON and the feedback."""
+    total, maximum = results.classroom_points, results.classroom_max
     return [
         f"::notice title=Autograding complete::Points {total}/{maximum}",
         f'::notice title=Autograding report::{{"totalPoints":{total},"maxPoints":{maximum}}}',

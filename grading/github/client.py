@@ -25,7 +25,7 @@ import requests
 from github import Auth, Github, GithubException, GithubRetry
 from urllib3.exceptions import MaxRetryError
 
-from .github_render import MARKER
+from .feedback import MARKER
 
 DEFAULT_BUDGET = 120.0  # seconds for everything post does with GitHub
 DEFAULT_REQUEST_TIMEOUT = 20.0  # seconds one request may take

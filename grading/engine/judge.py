@@ -1,6 +1,6 @@
 """Run the judge: one pytest process over the grader's own tests.
 
-Called by the ``run`` and ``check`` commands. The judge runs with the
+Called by ``grading.cli.grade`` (the ``run`` and ``check`` commands). The judge runs with the
 grader's own configuration (``judge.ini``, ``--noconftest``, plugin
 autoloading off, an allow-listed environment), so nothing in a submission
 folder or in the caller's environment can add options, plugins or fixtures.
@@ -25,8 +25,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import sandbox
-from .config import GRADER_ROOT, JUDGE_INI, STEPS, Limits, step_of
+from .. import files
+from ..config import GRADER_ROOT, JUDGE_INI, STEPS, Limits, step_of
+from . import reaping
 
 _ENV_KEPT = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TEMP", "TMP", "USER", "SYSTEMROOT", "GRADING_LANDLOCK")
 
@@ -35,7 +36,7 @@ _ENV_KEPT = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TEMP", "TM
 class JudgeRun:
     """What one judge process reported."""
 
-    collected: list[str] = field(default_factory=list)
+    collected: list[dict] = field(default_factory=list)  # each check's facts (plugin.check_facts)
     tests: list[dict] = field(default_factory=list)  # pytest-json-report entries
     started: list[str] = field(default_factory=list)
     streamed: list[dict] = field(default_factory=list)  # each check's result as it finished
@@ -56,8 +57,8 @@ class JudgeRun:
 class Outcome:
     """All judge runs of one grading, merged."""
 
-    collected: list[str]
-    tests: list[dict]
+    collected: list[dict]  # each expected check's facts, as the first judge announced them
+    tests: list[dict]  # pytest-json-report entries of the checks that reported
     stopped_steps: dict[str, str]  # step id -> why it was stopped
     duration: float
     log: str = ""
@@ -66,13 +67,13 @@ class Outcome:
 def test_files(include_hidden: bool, steps: list[str] | None = None) -> list[Path]:
     """The grader's test files, visible first, for the given steps."""
     folders = [Path("tests/visible")] + ([Path("tests/hidden")] if include_hidden else [])
-    files = []
+    found = []
     for folder in folders:
         for step in STEPS:
             path = folder / f"test_step_{step.id}.py"
             if (steps is None or step.id in steps) and (GRADER_ROOT / path).exists():
-                files.append(path)
-    return files
+                found.append(path)
+    return found
 
 
 def judge_environment(limits: Limits) -> dict[str, str]:
@@ -91,12 +92,12 @@ def judge_environment(limits: Limits) -> dict[str, str]:
     return env
 
 
-def judge_command(submission: Path, files: list[Path], results_fd: int, limits: Limits, skip: set[str]) -> list[str]:
+def judge_command(submission: Path, test_paths: list[Path], results_fd: int, limits: Limits, skip: set[str]) -> list[str]:
     return [
         sys.executable, "-m", "pytest",
         "-c", str(JUDGE_INI), "--rootdir", str(GRADER_ROOT), "--noconftest",
         "-p", "no:cacheprovider", "-p", "no:doctest", "-p", "no:junitxml", "-p", "no:pastebin",
-        "-p", "no:stepwise", "-p", "no:lsof", "-p", "no:nose", "-p", "grading.plugin",
+        "-p", "no:stepwise", "-p", "no:lsof", "-p", "no:nose", "-p", "grading.engine.plugin",
         "-p", "pytest_jsonreport.plugin", "-p", "pytest_timeout",
         "--assert=plain", "-q", "--tb=short", "--color=no",
         "--json-report", "--json-report-file=none",
@@ -105,16 +106,16 @@ def judge_command(submission: Path, files: list[Path], results_fd: int, limits: 
         "--submission", str(submission),
         "--results-fd", str(results_fd),
         "--skip-steps", ",".join(sorted(skip)),
-        *[str(f) for f in files],
+        *[str(f) for f in test_paths],
     ]  # fmt: skip
 
 
-def run_judge(submission: Path, files: list[Path], limits: Limits, skip: set[str]) -> JudgeRun:
+def run_judge(submission: Path, test_paths: list[Path], limits: Limits, skip: set[str]) -> JudgeRun:
     read_fd, write_fd = os.pipe()
     run = JudgeRun()
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(
-            judge_command(submission, files, write_fd, limits, skip),
+            judge_command(submission, test_paths, write_fd, limits, skip),
             cwd=GRADER_ROOT,
             env=judge_environment(limits),
             stdin=subprocess.DEVNULL,
@@ -166,7 +167,7 @@ def _take_event(run: JudgeRun, line: str):
         return
     kind = event.get("event")
     if kind == "collected" and not run.collected:  # sent before any worker exists; only the first counts
-        run.collected = [str(n) for n in event.get("nodeids", [])]
+        run.collected = [c for c in event.get("checks", []) if isinstance(c, dict) and isinstance(c.get("nodeid"), str)]
     elif kind == "start":
         run.started.append(str(event.get("nodeid", "")))
     elif kind == "result":
@@ -197,7 +198,7 @@ def _stop(process: subprocess.Popen, deadline: float, reported_status: int | Non
     except (ProcessLookupError, PermissionError):
         pass
     process.wait()
-    sandbox.kill_strays()  # orphans adopted because we are a subreaper
+    reaping.kill_strays()  # orphans adopted because we are a subreaper
     return status
 
 
@@ -205,16 +206,12 @@ def grader_files_state() -> dict[str, tuple]:
     """(size, ctime, inode) of the grader's own files and folders. ctime cannot
     be set back, so a change shows even if the content was restored."""
     state = {}
-    for top in ("grading", "tests/visible", "tests/hidden"):
-        base = GRADER_ROOT / top
-        for path in [base, *base.rglob("*")] if base.exists() else []:
-            if "__pycache__" in path.parts:
-                continue
-            try:
-                info = path.lstat()
-            except OSError:
-                continue
-            state[str(path)] = (info.st_size, info.st_ctime_ns, info.st_ino)
+    for path in files.grader_paths(GRADER_ROOT, folders=True):
+        try:
+            info = path.lstat()
+        except OSError:
+            continue
+        state[str(path)] = (info.st_size, info.st_ctime_ns, info.st_ino)
     return state
 
 
@@ -227,8 +224,8 @@ def judge(submission: Path, *, include_hidden=True, steps: list[str] | None = No
     expected is dropped.
     """
     limits = limits or Limits.from_env()
-    files = test_files(include_hidden, steps)
-    sandbox.become_subreaper()  # a worker's escaped children become ours to end
+    test_paths = test_files(include_hidden, steps)
+    reaping.become_subreaper()  # a worker's escaped children become ours to end
     started = time.monotonic()
     before = grader_files_state()
     expected: list[str] = []
@@ -236,11 +233,11 @@ def judge(submission: Path, *, include_hidden=True, steps: list[str] | None = No
     stopped: dict[str, str] = {}
     logs = []
     for _attempt in range(len(STEPS) + 1):
-        run = run_judge(submission, files, limits, set(stopped))
+        run = run_judge(submission, test_paths, limits, set(stopped))
         logs.append(run.log)
         if not expected:
             expected = run.collected
-        wanted = set(expected)
+        wanted = {c["nodeid"] for c in expected}
         for test in run.tests if run.finished else run.streamed:
             if test["nodeid"] in wanted:
                 tests[test["nodeid"]] = test
@@ -254,8 +251,8 @@ def judge(submission: Path, *, include_hidden=True, steps: list[str] | None = No
             f"so step {culprit}'s remaining checks could not run (does your code kill or signal other processes?)"
         )
         done = {step_of(nodeid.split("::")[0]).id for nodeid in tests if step_of(nodeid.split("::")[0])}
-        files = [f for f in files if step_of(f) and step_of(f).id not in done | set(stopped)]
-        if not files:
+        test_paths = [f for f in test_paths if step_of(f) and step_of(f).id not in done | set(stopped)]
+        if not test_paths:
             break  # every other step had finished before the judge died
         if grader_files_state() != before:  # a new judge would load what the submission wrote: never
             for step in STEPS:

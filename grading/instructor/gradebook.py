@@ -1,10 +1,10 @@
 """The gradebook ``regrade`` writes: a CSV with one row per student and a JSON
 with every result in full, plus merging the gradebooks of several shards.
 
-Called by ``grading.regrade``. It needs only the standard library, so the
-merge also runs where torch is not installed:
+Called by ``grading.instructor.regrade``. It needs no torch, so the merge
+also runs where torch is not installed:
 
-    python -m grading.gradebook --out gradebook.csv shard-1.csv shard-2.csv ...
+    python -m grading.instructor.gradebook --out gradebook.csv shard-1.csv shard-2.csv ...
 
 An *entry* is the plain data of one graded repository (``regrade`` builds
 it): ``repository`` (its key, a path), ``username``, ``commit``,
@@ -21,48 +21,35 @@ import os
 import sys
 from pathlib import Path
 
-from .config import STEPS
+from ..config import STEPS
+from ..report.model import Results
+from ..report.text import flag_text, points
 
 STEP_COLUMNS = [f"step_{step.id}" for step in STEPS]
 COLUMNS = ["username", "repository", "commit", "commit_date", *STEP_COLUMNS, "total", "integrity", "error", "bundle"]
 
 
-def points(value) -> str:
-    """4, 4.5, 3.33: two decimals at most, no trailing zeros."""
-    text = f"{float(value):.2f}".rstrip("0").rstrip(".")
-    return "0" if text == "-0" else text
-
-
 def integrity_text(flags) -> str:
-    """Integrity flags (strings or dicts, as the grader recorded them) in one cell."""
-    out = []
-    for flag in flags or []:
-        if isinstance(flag, dict):
-            where = f"{flag.get('file', '')}:{flag['line']}" if flag.get("line") else flag.get("file", "")
-            detail = flag.get("detail") or flag.get("message") or json.dumps(flag, sort_keys=True)
-            kind = f"[{flag['kind']}] " if flag.get("kind") else ""
-            out.append(f"{kind}{where}: {detail}" if where else f"{kind}{detail}")
-        else:
-            out.append(str(flag))
-    return "; ".join(out)
+    """Integrity flags in one cell."""
+    return "; ".join(flag_text(flag) if isinstance(flag, dict) else str(flag) for flag in flags or [])
 
 
 def row(entry: dict) -> dict[str, str]:
     """One CSV row; step points and total stay empty when the repository could not be graded."""
-    results = entry.get("results") or {}
-    by_step = {s["id"]: s for s in results.get("steps", [])}
+    results = Results.from_json(entry["results"]) if entry.get("results") else None
+    by_step = {s.id: s for s in results.steps} if results else {}
     out = {
         "username": entry.get("username", ""),
         "repository": entry.get("repository", ""),
         "commit": entry.get("commit") or "",
         "commit_date": entry.get("commit_date") or "",
-        "total": points(results["score"]) if "score" in results else "",
-        "integrity": integrity_text(results.get("integrity")),
+        "total": points(results.score) if results else "",
+        "integrity": integrity_text(results.integrity if results else []),
         "error": entry.get("error") or "",
         "bundle": entry.get("bundle") or "",
     }
     for step, column in zip(STEPS, STEP_COLUMNS):
-        out[column] = points(by_step[step.id]["score"]) if step.id in by_step else ""
+        out[column] = points(by_step[step.id].score) if step.id in by_step else ""
     return out
 
 

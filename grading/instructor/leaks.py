@@ -26,6 +26,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import files
+
 GIVEN = re.compile(r"#\s*release:\s*given")
 MIN_STATEMENTS = 2
 MIN_LINES = 3
@@ -114,7 +116,7 @@ def hidden_lines(hidden: Path, shared: list[Path]) -> dict[str, str]:
 
     A line that is part of any line of ``shared`` (the visible checks, the
     grading package, the solutions) is common code, not a secret."""
-    common = "\n".join(" ".join(line.split()) for root in shared for path in _text_files(Path(root)) for line in _read(path).splitlines())
+    common = "\n".join(" ".join(line.split()) for root in shared for path in files.walk(Path(root)) for line in _read(path).splitlines())
     found: dict[str, str] = {}
     for path in sorted(Path(hidden).glob("*.py")):
         for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
@@ -126,15 +128,6 @@ def hidden_lines(hidden: Path, shared: list[Path]) -> dict[str, str]:
                 continue
             found.setdefault(line, f"tests/hidden/{path.name}:{number}")
     return found
-
-
-def _text_files(root: Path):
-    if root.is_file():
-        yield root
-        return
-    for path in sorted(root.rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts and path.suffix not in (".pyc",):
-            yield path
 
 
 def _read(path: Path) -> str:
@@ -168,7 +161,7 @@ def scan(tree: Path, blocks: list[Block], hidden: dict[str, str]) -> list[Leak]:
     """Every place in ``tree`` where a solution block or a hidden line appears."""
     leaks: set[Leak] = set()
     tree = Path(tree)
-    for path in _text_files(tree):
+    for path in files.walk(tree):
         rel = path.relative_to(tree).as_posix()
         text = _read(path)
         if not text:

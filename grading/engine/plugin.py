@@ -2,10 +2,11 @@
 ``grading.runner`` into the one pytest process that grades a submission.
 
 It gives tests the ``student`` fixture (a sandboxed ``Worker`` for the test's
-step, see ``grading.sandbox``), turns each check's outcome into metadata for
-pytest-json-report (points weight, title, hint, the student-facing message),
-and streams progress and the final JSON report to the file descriptor the
-runner passed in ``--results-fd``, which no worker holds.
+step, see ``grading.engine.worker``). It announces every collected check with
+its facts (title, hint, weight, visibility) before any worker exists, turns
+each check's outcome into metadata for pytest-json-report (the
+student-facing message and its kind), and streams all of it to the file
+descriptor the runner passed in ``--results-fd``, which no worker holds.
 
 The judge imports no submission code: everything a submission does happens in
 workers.
@@ -22,9 +23,12 @@ from pathlib import Path
 
 import pytest
 
+from ..config import STEPS_BY_ID, Limits, step_of
 from .checks import CheckFailure
-from .config import STEPS_BY_ID, Limits, step_of
-from .sandbox import SandboxError, StudentError, Worker, become_subreaper, kill_strays, preload_references
+from .prerequisites import preload_references
+from .protocol import SandboxError
+from .reaping import become_subreaper, kill_strays
+from .worker import Worker
 
 
 def pytest_addoption(parser):
@@ -88,7 +92,7 @@ class Judge:
         items[:] = kept
 
     def pytest_collection_finish(self, session):
-        self.emit(event="collected", nodeids=[item.nodeid for item in session.items])
+        self.emit(event="collected", checks=[check_facts(item) for item in session.items])
 
     def pytest_runtest_logstart(self, nodeid, location):
         self.emit(event="start", nodeid=nodeid)
@@ -118,19 +122,9 @@ class Judge:
     # -- metadata for pytest-json-report ---------------------------------------
 
     def pytest_json_runtest_metadata(self, item, call):
-        marker = item.get_closest_marker("check")
-        info = dict(marker.kwargs) if marker else {"title": item.name, "hint": "", "weight": 0.0}
-        info["step"] = item.stash.get(STEP_KEY, "")
-        info["visibility"] = "hidden" if "hidden" in item.path.parts else "visible"
-        params = getattr(item, "callspec", None)
-        if params is not None:
-            if "{" in info["title"]:  # e.g. "{name} is set correctly"
-                info["title"] = info["title"].format(**params.params)
-            else:
-                info["case"] = params.id
         if call.excinfo is not None and call.when in ("setup", "call"):
-            info.update(feedback_for(call.excinfo.value))
-        return info
+            return feedback_for(call.excinfo)
+        return {}
 
     def pytest_json_modifyreport(self, json_report):
         self.report = json_report  # sent last, once everything is cleaned up
@@ -160,8 +154,31 @@ class Judge:
 STEP_KEY = pytest.StashKey[str]()
 
 
-def feedback_for(error: BaseException) -> dict:
-    """The student-facing account of why a check failed."""
+def check_facts(item) -> dict:
+    """What a check is, fixed when it is collected: the scoring needs these
+    even for a check whose judge died before it reported."""
+    marker = item.get_closest_marker("check")
+    info = dict(marker.kwargs) if marker else {"title": item.name, "hint": "", "weight": 0.0}
+    params = getattr(item, "callspec", None)
+    title = info["title"]
+    if params is not None and "{" in title:  # e.g. "{name} is set correctly"
+        title = title.format(**params.params)
+    elif params is not None:
+        title = f"{title} [{params.id}]"
+    return {
+        "nodeid": item.nodeid,
+        "step": item.stash.get(STEP_KEY, ""),
+        "title": title,
+        "hint": info.get("hint", ""),
+        "weight": float(info.get("weight", 0.0)),
+        "integration": bool(info.get("integration")),
+        "visibility": "hidden" if "hidden" in item.path.parts else "visible",
+    }
+
+
+def feedback_for(excinfo) -> dict:
+    """The student-facing account of why a check failed, with its kind."""
+    error = excinfo.value
     if isinstance(error, CheckFailure) or type(error) is AssertionError:
         return {"message": str(error) or "the check failed", "kind": "check"}
     if isinstance(error, SandboxError):
@@ -170,16 +187,18 @@ def feedback_for(error: BaseException) -> dict:
             info["location"] = error.location
         if error.output:
             info["output"] = error.output
-        if isinstance(error, StudentError) and error.not_implemented:
-            info["not_implemented"] = True
         return info
-    if type(error).__name__ == "Failed" and "Timeout" in str(error):
+    if _raised_by_pytest_timeout(excinfo):
         return {"message": "the check took longer than its time limit", "kind": "timeout"}
     return {
         "message": f"the grader hit an internal error ({type(error).__name__}) in this check; "
         "please tell your instructor",
         "kind": "internal",
     }
+
+
+def _raised_by_pytest_timeout(excinfo) -> bool:
+    return any(Path(str(entry.path)).name == "pytest_timeout.py" for entry in excinfo.traceback)
 
 
 def _judge(request) -> Judge:

@@ -12,9 +12,9 @@ hashes of the template's protected files and starters.
 
 A release is built in a staging folder next to OUT and moved into place only
 when it passes: no solution body or hidden-test line in the template
-(``grading.leaks``), the template's ``check`` runs and reports every step as
+(``leaks``), the template's ``check`` runs and reports every step as
 not done, the bundle grades the starters 0 and ``solutions/`` full marks on
-every step that has checks. The same source always gives byte-identical
+every step that has checks (``verify``). The same source always gives byte-identical
 trees.
 """
 
@@ -23,24 +23,24 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
-from . import leaks, manifest
-from .config import GRADER_ROOT, STEPS
+from .. import files
+from ..config import GRADER_ROOT, STEPS
+from . import leaks
+from .verify import ReleaseError, say, verify
 
 CLASSROOM_WORKFLOW = ".github/workflows/classroom.yml"
 STUDENT_README = "docs/student_readme.md"
 TEMPLATE_TOP = (".github", "README.md", "assignments", "grading", "requirements.txt", "tests")
 GRADER_TOP = ("README.md", "grading", "requirements.txt", "tests")
+TEMPLATE_ONLY = (CLASSROOM_WORKFLOW, ".devcontainer", "tests/conftest.py", "assignments")
 # The reference modules stand in for earlier steps when a step is graded; they
-# hold working answers, so only the grader bundle carries them. In the
-# template, `check` grades a step on top of the student's own earlier steps.
-_SKIPPED_NAMES = {"__pycache__", ".pytest_cache", ".DS_Store", manifest.MANIFEST.name}
+# hold working answers, so only the grader bundle carries them, and so does
+# grading/instructor/ (release and regrade). In the template, `check` grades
+# a step on top of the student's own earlier steps.
 
 GRADER_README = """\
 # Grader bundle
@@ -56,10 +56,6 @@ Grade a folder of step files with the hidden checks:
     pip install -r requirements.txt
     python -m grading run --submission PATH/TO/assignments --json results.json
 """
-
-
-class ReleaseError(Exception):
-    """Why a release was refused; printed as one or more clear lines."""
 
 
 def register(verbs):
@@ -79,23 +75,7 @@ def cmd_release(args) -> int:
     return 0
 
 
-def _say(message: str):
-    print(f"release: {message}", flush=True)
-
-
 # --- what goes where -------------------------------------------------------------------------
-
-
-def _files_under(root: Path, rel: str) -> list[str]:
-    base = root / rel
-    if base.is_file():
-        return [rel]
-    found = []
-    for path in sorted(base.rglob("*")):
-        parts = path.relative_to(root).parts
-        if path.is_file() and not _SKIPPED_NAMES.intersection(parts) and path.suffix != ".pyc":
-            found.append(path.relative_to(root).as_posix())
-    return found
 
 
 def plan(source: Path) -> dict[str, dict[str, Path]]:
@@ -112,13 +92,12 @@ def plan(source: Path) -> dict[str, dict[str, Path]]:
         if step.id in graded and not (source / "assignments" / step.filename).is_file():
             raise ReleaseError(f"step {step.id} has checks but no starter: assignments/{step.filename} is missing")
 
-    shared = {rel: source / rel for top in ("grading", "tests/visible", "requirements.txt") for rel in _files_under(source, top)}
-    shared["tests/__init__.py"] = source / "tests" / "__init__.py"
-    template = {rel: path for rel, path in shared.items() if not manifest.is_reference_step(rel)}
-    template[CLASSROOM_WORKFLOW] = source / CLASSROOM_WORKFLOW
-    template.update({rel: source / rel for rel in _files_under(source, "assignments")})
+    shared = {rel: source / rel for top in ("grading", "tests/visible", "tests/__init__.py", "requirements.txt") for rel in files.relative_files(source, top)}
+    template = {rel: path for rel, path in shared.items() if not files.is_instructor_only(rel)}
+    for top in TEMPLATE_ONLY:
+        template.update({rel: source / rel for rel in files.relative_files(source, top)})
     grader = dict(shared)
-    grader.update({rel: source / rel for rel in _files_under(source, "tests/hidden")})
+    grader.update({rel: source / rel for rel in files.relative_files(source, "tests/hidden")})
     return {"template": dict(sorted(template.items())), "grader": dict(sorted(grader.items()))}
 
 
@@ -126,17 +105,17 @@ def write_trees(source: Path, into: Path) -> dict:
     """Write ``into/template`` and ``into/grader``; return the manifest both carry."""
     source, into = Path(source), Path(into)
     layout = plan(source)
-    for tree, files in layout.items():
-        for rel, origin in files.items():
+    for tree, tree_files in layout.items():
+        for rel, origin in tree_files.items():
             target = into / tree / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(origin, target)
     (into / "template" / "README.md").write_bytes((source / STUDENT_README).read_bytes())
     (into / "grader" / "README.md").write_text(GRADER_README, encoding="utf-8")
-    recorded = manifest.build_manifest(into / "template")
+    recorded = files.build_manifest(into / "template")
     text = json.dumps(recorded, indent=2, sort_keys=True) + "\n"
     for tree in ("template", "grader"):
-        (into / tree / "grading" / manifest.MANIFEST.name).write_text(text, encoding="utf-8")
+        (into / tree / "grading" / files.MANIFEST.name).write_text(text, encoding="utf-8")
     return recorded
 
 
@@ -152,114 +131,14 @@ def _check_shape(into: Path):
         raise ReleaseError("the template holds hidden checks or solutions")
 
 
-# --- verification ---------------------------------------------------------------------------
-
-
-def _python(args: list[str], cwd: Path, timeout: float = 1800) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
-    env.pop("PYTHONPATH", None)
-    return subprocess.run(
-        [sys.executable, "-m", "grading", *args], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-        capture_output=True, text=True, timeout=timeout,
-    )  # fmt: skip
-
-
-def _tail(proc: subprocess.CompletedProcess, lines: int = 15) -> str:
-    text = (proc.stdout + "\n" + proc.stderr).strip().splitlines()
-    return "\n    ".join(text[-lines:])
-
-
-def verify_check(template: Path) -> str:
-    """The template's ``python -m grading check`` runs and reports every step as not done."""
-    proc = _python(["check"], template)
-    out = proc.stdout
-    problems = []
-    if proc.returncode != 1:
-        problems.append(f"it exited with code {proc.returncode} (1 expected: checks failed)")
-    if "Traceback" in out + proc.stderr or "internal error" in out:
-        problems.append("it crashed or hit an internal error")
-    if "✅" in out:
-        problems.append("some checks pass on the starters")
-    checked = [s.id for s in STEPS if (template / "tests" / "visible" / f"test_step_{s.id}.py").exists()]
-    missing = [i for i in checked if f"Running tests for Step {i}:" not in out]
-    if missing:
-        problems.append(f"it did not report step(s) {', '.join(missing)}")
-    summary = out.strip().splitlines()[-1] if out.strip() else ""
-    if not summary.startswith("0/"):
-        problems.append(f"its summary is {summary!r}, not 0 checks passed")
-    if problems:
-        raise ReleaseError("in the template, `python -m grading check`: " + "; ".join(problems) + f"\n    {_tail(proc)}")
-    return f"in the template, `python -m grading check` reports all {len(checked)} steps with checks as not done"
-
-
-def _grade(bundle: Path, submission: Path) -> dict:
-    with tempfile.TemporaryDirectory() as tmp:
-        results_path = Path(tmp) / "results.json"
-        proc = _python(["run", "--submission", str(submission), "--json", str(results_path)], bundle)
-        if proc.returncode != 0 or not results_path.exists():
-            raise ReleaseError(f"the bundle could not grade {submission} (exit code {proc.returncode}):\n    {_tail(proc)}")
-        return json.loads(results_path.read_text())
-
-
-def verify_starters(bundle: Path, template: Path) -> str:
-    results = _grade(bundle, template / "assignments")
-    if results["score"] != 0:
-        passing = [t["name"] for t in results["tests"] if t["status"] == "passed" and t["score"]]
-        raise ReleaseError(
-            f"the bundle gives the template's starters {results['score']:g} points, not 0; they pass: " + "; ".join(passing)
-        )
-    return f"the bundle grades the template's starters 0/{results['max_score']:g}"
-
-
-def verify_solutions(bundle: Path, solutions: Path) -> str:
-    """solutions/ earns every point of every step that has checks (100 once all 12 do)."""
-    results = _grade(bundle, solutions)
-    if not results.get("hidden_tests_used"):
-        raise ReleaseError("the bundle graded solutions/ without its hidden checks")
-    graded = [s for s in results["steps"] if s["checks"]]
-    short = [f"step {s['id']} {s['score']:g}/{s['max_score']:g}" for s in graded if s["score"] < s["max_score"] - 0.01]
-    available = sum(s["max_score"] for s in graded)
-    if short:
-        raise ReleaseError(f"the bundle gives solutions/ {results['score']:g}/{available:g}: short on {', '.join(short)}")
-    if len(graded) == len(STEPS):
-        if abs(results["score"] - 100) > 0.01:
-            raise ReleaseError(f"the bundle gives solutions/ {results['score']:g}, not 100")
-        return "the bundle grades solutions/ 100/100"
-    ids = ", ".join(s["id"] for s in graded)
-    return f"the bundle grades solutions/ {results['score']:g}/{available:g}, full marks on the {len(graded)} steps with checks ({ids}); 100 once all {len(STEPS)} have them"
-
-
-def verify(source: Path, into: Path):
-    template, bundle = into / "template", into / "grader"
-    jobs = {
-        "template check": lambda: verify_check(template),
-        "starters": lambda: verify_starters(bundle, template),
-        "solutions": lambda: verify_solutions(bundle, source / "solutions"),
-    }
-    _say(f"verifying: {len(jobs)} grading runs (this takes a few seconds)")
-    started = time.monotonic()
-    failures = []
-    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
-        futures = {pool.submit(job): name for name, job in jobs.items()}
-        for done, future in enumerate(as_completed(futures), 1):
-            try:
-                line = future.result()
-                _say(f"  [{done}/{len(jobs)}] ok: {line} ({time.monotonic() - started:.0f} s)")
-            except (ReleaseError, subprocess.TimeoutExpired) as error:
-                failures.append(str(error))
-                _say(f"  [{done}/{len(jobs)}] FAILED: {futures[future]}")
-    if failures:
-        raise ReleaseError("the release did not verify:\n  " + "\n  ".join(failures))
-
-
 def _sweep(into: Path, expected: dict[str, set[str]]):
     """Remove what verification may have left (bytecode) and insist nothing else appeared."""
     for cache in sorted(into.rglob("__pycache__"), reverse=True):
         shutil.rmtree(cache, ignore_errors=True)
-    for tree, files in expected.items():
+    for tree, listed in expected.items():
         found = {p.relative_to(into / tree).as_posix() for p in (into / tree).rglob("*") if p.is_file()}
-        if found != files:
-            raise ReleaseError(f"verification changed {tree}/: {sorted(found ^ files)}")
+        if found != listed:
+            raise ReleaseError(f"verification changed {tree}/: {sorted(found ^ listed)}")
 
 
 # --- the whole release -------------------------------------------------------------------------
@@ -275,7 +154,7 @@ def release(source: Path, out: Path, *, force: bool = False, check: bool = True)
     if out.exists() and any(out.iterdir()) and not force:
         raise ReleaseError(f"{out} is not empty; pass --force to replace its template/ and grader/")
     out.parent.mkdir(parents=True, exist_ok=True)
-    _say(f"writing the template and the grader bundle from {source}")
+    say(f"writing the template and the grader bundle from {source}")
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.release-", dir=out.parent))
     try:
         recorded = write_trees(source, staging)
@@ -287,7 +166,7 @@ def release(source: Path, out: Path, *, force: bool = False, check: bool = True)
                 + "\n  ".join(f"template/{leak}" for leak in found)
                 + "\n  (a function a starter gives on purpose is marked `# release: given` on its def line in solutions/)"
             )
-        _say("leak check: no solution body or hidden-check line appears in the template")
+        say("leak check: no solution body or hidden-check line appears in the template")
         expected = {tree: {p.relative_to(staging / tree).as_posix() for p in (staging / tree).rglob("*") if p.is_file()} for tree in ("template", "grader")}
         if check:
             verify(source, staging)
@@ -301,7 +180,7 @@ def release(source: Path, out: Path, *, force: bool = False, check: bool = True)
         shutil.rmtree(staging, ignore_errors=True)
     from .regrade import bundle_id
 
-    _say(
+    say(
         f"wrote {out / 'template'} ({len(expected['template'])} files, {len(recorded['protected'])} protected) "
         f"and {out / 'grader'} ({len(expected['grader'])} files, bundle id {bundle_id(out / 'grader')})"
     )

@@ -11,7 +11,8 @@ environment. In order, each independent of the next:
 A failure to post never changes the score: ``run`` has already printed the
 Classroom notices. ``post_feedback`` (the comment alone, for one repository)
 is also what the regrade tooling calls. Rendering lives in
-``grading.github_render``, the REST calls in ``grading.github_api``.
+``grading.github.feedback`` and ``grading.github.summary``, the REST calls in
+``grading.github.client``.
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ from pathlib import Path
 import requests
 from github import GithubException
 
-from . import github_render
-from .github_api import DEFAULT_BUDGET, DEFAULT_REQUEST_TIMEOUT, FEEDBACK_BASE, FEEDBACK_TITLE, FeedbackClient, GaveUp, describe
-from .notices import neutralize
+from ..report.model import Results
+from ..report.notices import neutralize
+from ..report.text import score_line
+from . import feedback, summary
+from .client import DEFAULT_BUDGET, DEFAULT_REQUEST_TIMEOUT, FEEDBACK_BASE, FEEDBACK_TITLE, FeedbackClient, GaveUp, describe
 
 NO_PULL = f"no feedback pull request (base branch '{FEEDBACK_BASE}' or title '{FEEDBACK_TITLE}') was found, so no comment was posted"
 
@@ -54,7 +57,7 @@ def server_url_for(api_url: str) -> str:
 
 
 def post_feedback(
-    results: dict,
+    results: Results,
     *,
     repository: str,
     token: str,
@@ -80,7 +83,7 @@ def post_feedback(
             return Status(f"{repository}: {NO_PULL}", "no_pull")
 
         def render(previous_body: str | None) -> str:
-            return github_render.feedback_comment(
+            return feedback.feedback_comment(
                 results,
                 previous_body=previous_body,
                 sha=sha,
@@ -91,7 +94,7 @@ def post_feedback(
             )
 
         done = client.upsert_comment(pull, render)
-        score = github_render.score_line(results)
+        score = score_line(results)
         line = f"{repository}: {done.action} the feedback comment on pull request #{pull.number} (score {score}): {done.html_url}"
         return Status(line, done.action, pull.number, done.html_url)
     except (GithubException, requests.RequestException, GaveUp) as error:
@@ -125,10 +128,11 @@ def _append_summary(path: str | None, text: str) -> None:
 
 def cmd_post(args) -> int:
     try:
-        results = json.loads(Path(args.results).read_text(encoding="utf-8"))
-        if not isinstance(results, dict) or not {"score", "max_score", "steps", "tests"} <= results.keys():
+        data = json.loads(Path(args.results).read_text(encoding="utf-8"))
+        if not isinstance(data, dict) or not {"score", "max_score", "steps", "tests"} <= data.keys():
             raise ValueError("not a results JSON")
-    except (OSError, ValueError) as error:
+        results = Results.from_json(data)
+    except (OSError, ValueError, TypeError, KeyError) as error:
         print(f"error: cannot read the results JSON '{args.results}': {type(error).__name__}", file=sys.stderr)
         _append_summary(
             os.environ.get("GITHUB_STEP_SUMMARY"),
@@ -140,12 +144,12 @@ def cmd_post(args) -> int:
 
     # 1. The job summary.
     if summary_path:
-        _append_summary(summary_path, github_render.job_summary(results, args.submission_path))
+        _append_summary(summary_path, summary.job_summary(results, args.submission_path))
     else:
         _say("GITHUB_STEP_SUMMARY is not set: no job summary written")
 
     # 2. Annotations on the student's lines (each value escaped).
-    for line in github_render.annotations(results, args.submission_path):
+    for line in summary.annotations(results, args.submission_path):
         print(line, flush=True)
 
     # 3. The Feedback pull request comment.

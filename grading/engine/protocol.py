@@ -1,0 +1,134 @@
+"""The wire between the judge and a worker: length-prefixed messages over a
+pipe, data-only replies, and the errors a call into a worker can raise.
+
+Used on both sides by ``grading.engine.worker``. Requests go judge → worker
+as a pickle (the judge is trusted). Replies go worker → judge as
+``torch.save`` bytes and are read with ``torch.load(weights_only=True)``, so
+a reply can only ever be tensors, numbers, strings, lists and dicts, never an
+object with code.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import select
+import struct
+import time
+
+HEADER = struct.Struct(">Q")
+MAX_REPLY = 256 << 20  # bytes; a reply claiming more is refused before it is read
+
+
+class SandboxError(Exception):
+    """A call into a worker did not return a value. ``str()`` is feedback a
+    student can read; ``location`` points into the submission when known;
+    ``kind`` is the fact scoring and rendering use (never the message)."""
+
+    kind = "error"
+
+    def __init__(self, message: str, location: dict | None = None, output: str = "", kind: str | None = None):
+        super().__init__(message)
+        self.location = location
+        self.output = output
+        if kind:
+            self.kind = kind
+
+
+class StudentError(SandboxError):
+    """The submission's code raised an exception (at import or in a call).
+    ``kind`` is "exception", "not_implemented" or "missing_file"."""
+
+    kind = "exception"
+
+
+class WorkerCrashed(SandboxError):
+    """The worker process ended without replying (exit, crash, output cap)."""
+
+    kind = "crash"
+
+
+class WorkerTimeout(SandboxError):
+    """The worker did not reply within the time limit and was killed."""
+
+    kind = "timeout"
+
+
+class ReplyTooLarge(Exception):
+    """A reply's header claimed more than ``MAX_REPLY`` bytes."""
+
+
+def write_message(fd: int, payload: bytes, deadline: float):
+    data = memoryview(HEADER.pack(len(payload)) + payload)
+    while data:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError
+        _, writable, _ = select.select([], [fd], [], remaining)
+        if not writable:
+            raise TimeoutError
+        written = os.write(fd, data[: 1 << 16])
+        data = data[written:]
+
+
+def _read_exactly(fd: int, size: int, deadline: float | None) -> bytes:
+    chunks, remaining_bytes = [], size
+    while remaining_bytes:
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError
+            readable, _, _ = select.select([fd], [], [], remaining)
+            if not readable:
+                raise TimeoutError
+        chunk = os.read(fd, min(remaining_bytes, 1 << 20))
+        if not chunk:
+            raise EOFError
+        chunks.append(chunk)
+        remaining_bytes -= len(chunk)
+    return b"".join(chunks)
+
+
+def read_message(fd: int, deadline: float | None, limit: int | None = None) -> bytes:
+    (size,) = HEADER.unpack(_read_exactly(fd, HEADER.size, deadline))
+    if limit is not None and size > limit:
+        raise ReplyTooLarge(size)
+    return _read_exactly(fd, size, deadline)
+
+
+def encode_reply(reply: dict, describe_failure) -> bytes:
+    """Worker side: ``reply`` as ``torch.save`` bytes; a value that cannot be
+    saved as plain data becomes an error reply (``describe_failure(exc)``)."""
+    import torch
+
+    buffer = io.BytesIO()
+    try:
+        torch.save(reply, buffer)
+    except BaseException as exc:
+        buffer = io.BytesIO()
+        error = describe_failure(exc)
+        error["message"] = f"the result could not be sent back as plain data: {error['message']}"
+        torch.save({"ok": False, "error": error}, buffer)
+    return buffer.getvalue()
+
+
+def send_reply(fd: int, payload: bytes):
+    os.write(fd, HEADER.pack(len(payload)))
+    view = memoryview(payload)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def decode_reply(reply: bytes, output: str):
+    """Judge side: the value of a reply, or the ``StudentError`` it carries."""
+    import torch  # already imported by the judge; local to keep this module light
+
+    try:
+        message = torch.load(io.BytesIO(reply), weights_only=True)
+        ok = message["ok"]
+    except Exception as exc:  # a reply that is not plain data is refused
+        raise SandboxError(f"the worker's reply could not be read as plain data ({type(exc).__name__})")
+    if ok:
+        return message["value"]
+    err = message["error"]
+    raise StudentError(err["message"], err.get("location"), output, err.get("kind") or "exception")
