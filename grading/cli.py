@@ -23,6 +23,7 @@ from pathlib import Path
 from . import files, integrity
 from .config import DEFAULT_SUBMISSION, STEPS, STEPS_BY_ID, Limits
 from .engine import judge
+from .engine.zygote import Zygote
 from .report import notices, scoring, text
 from .report.model import Results
 
@@ -52,10 +53,14 @@ def _limits(args) -> Limits:
     return Limits.from_env(call_timeout=args.call_timeout, test_timeout=args.test_timeout, step_timeout=args.step_timeout)
 
 
-def grade(submission: Path, *, include_hidden: bool, steps: list[str] | None, limits: Limits) -> Results:
-    """Judge, score and flag one submission: the pipeline every verb shares."""
+def grade(
+    submission: Path, *, include_hidden: bool, steps: list[str] | None, limits: Limits, zygote: Zygote | None = None
+) -> Results:
+    """Judge, score and flag one submission: the pipeline every verb shares.
+    With a warm ``zygote`` (grading many submissions), the judge is forked
+    from it instead of started afresh; the grades are the same."""
     hidden = include_hidden and any("hidden" in path.parts for path in judge.test_files(True, steps))
-    outcome = judge.judge(submission, include_hidden=hidden, steps=steps, limits=limits)
+    outcome = judge.judge(submission, include_hidden=hidden, steps=steps, limits=limits, zygote=zygote)
     recorded = files.load_manifest()
     results = scoring.build_results(
         outcome.collected,

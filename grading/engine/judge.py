@@ -28,6 +28,7 @@ from pathlib import Path
 from .. import files
 from ..config import GRADER_ROOT, JUDGE_INI, STEPS, Limits, step_of
 from . import reaping
+from .zygote import Zygote
 
 _ENV_KEPT = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TEMP", "TMP", "USER", "SYSTEMROOT", "GRADING_LANDLOCK")
 
@@ -42,6 +43,7 @@ class JudgeRun:
     streamed: list[dict] = field(default_factory=list)  # each check's result as it finished
     finished: bool = False
     exitstatus: int | None = None  # pytest's, as the judge reported it with its report
+    loaded: list[str] = field(default_factory=list)  # heavy modules the judge had imported (plugin.HEAVY_MODULES)
     log: str = ""
 
     @property
@@ -62,6 +64,7 @@ class Outcome:
     stopped_steps: dict[str, str]  # step id -> why it was stopped
     duration: float
     log: str = ""
+    loaded: list[str] = field(default_factory=list)  # heavy modules any judge imported
 
 
 def test_files(include_hidden: bool, steps: list[str] | None = None) -> list[Path]:
@@ -92,9 +95,9 @@ def judge_environment(limits: Limits) -> dict[str, str]:
     return env
 
 
-def judge_command(submission: Path, test_paths: list[Path], results_fd: int, limits: Limits, skip: set[str]) -> list[str]:
+def judge_arguments(submission: Path, test_paths: list[Path], results_fd: int | str, limits: Limits, skip: set[str]) -> list[str]:
+    """pytest's arguments for the judge (after ``python -m pytest``)."""
     return [
-        sys.executable, "-m", "pytest",
         "-c", str(JUDGE_INI), "--rootdir", str(GRADER_ROOT), "--noconftest",
         "-p", "no:cacheprovider", "-p", "no:doctest", "-p", "no:junitxml", "-p", "no:pastebin",
         "-p", "no:stepwise", "-p", "no:lsof", "-p", "no:nose", "-p", "grading.engine.plugin",
@@ -110,20 +113,30 @@ def judge_command(submission: Path, test_paths: list[Path], results_fd: int, lim
     ]  # fmt: skip
 
 
-def run_judge(submission: Path, test_paths: list[Path], limits: Limits, skip: set[str]) -> JudgeRun:
+def judge_command(submission: Path, test_paths: list[Path], results_fd: int, limits: Limits, skip: set[str]) -> list[str]:
+    return [sys.executable, "-m", "pytest", *judge_arguments(submission, test_paths, results_fd, limits, skip)]
+
+
+def run_judge(submission: Path, test_paths: list[Path], limits: Limits, skip: set[str], zygote: Zygote | None = None) -> JudgeRun:
+    """One judge process over ``test_paths``: a fresh ``python -m pytest``, or
+    a judge forked from a warm ``zygote``; the same arguments either way."""
     read_fd, write_fd = os.pipe()
     run = JudgeRun()
     with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(
-            judge_command(submission, test_paths, write_fd, limits, skip),
-            cwd=GRADER_ROOT,
-            env=judge_environment(limits),
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            pass_fds=(write_fd,),
-            start_new_session=True,
-        )
+        if zygote is None:
+            process = subprocess.Popen(
+                judge_command(submission, test_paths, write_fd, limits, skip),
+                cwd=GRADER_ROOT,
+                env=judge_environment(limits),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                pass_fds=(write_fd,),
+                start_new_session=True,
+            )
+        else:
+            arguments = judge_arguments(submission, test_paths, "{results_fd}", limits, skip)
+            process = zygote.launch(arguments, judge_environment(limits), write_fd, log.fileno())
         os.close(write_fd)
         deadline = time.monotonic() + limits.judge_timeout
         with os.fdopen(read_fd, "r", encoding="utf-8", errors="replace") as stream:
@@ -131,7 +144,7 @@ def run_judge(submission: Path, test_paths: list[Path], limits: Limits, skip: se
                 _take_event(run, line)
                 if run.finished:
                     break  # the report is the judge's last word: no need to wait for its exit
-        status = _stop(process, deadline, run.exitstatus if run.finished else None)
+        status = _stop(process, deadline, run.exitstatus if run.finished else None, reap_strays=zygote is None)
         if status not in (0, 1):  # pytest: 0 all passed, 1 some failed; anything else is a judge that died
             run.finished = False
         log.seek(0)
@@ -178,14 +191,16 @@ def _take_event(run: JudgeRun, line: str):
         tests = event.get("report", {}).get("tests", [])
         run.tests = [t for t in tests if isinstance(t, dict) and isinstance(t.get("nodeid"), str)]
         run.exitstatus = event.get("exitstatus")
+        run.loaded = [str(name) for name in event.get("loaded", [])]
         run.finished = True
 
 
-def _stop(process: subprocess.Popen, deadline: float, reported_status: int | None = None) -> int | None:
+def _stop(process, deadline: float, reported_status: int | None = None, reap_strays: bool = True) -> int | None:
     """End the judge's whole session and any orphan left behind; return the
     judge's exit status (None if it had to be killed). A judge that sent its
     final report has cleaned up already and is ended at once: the ~1 s an
-    interpreter with torch loaded takes to exit buys nothing."""
+    interpreter with torch loaded takes to exit buys nothing. ``process`` is
+    a ``Popen`` or a ``zygote.ForkedJudge`` (whose orphans the zygote ends)."""
     if reported_status is not None:
         status = reported_status
     else:
@@ -198,7 +213,8 @@ def _stop(process: subprocess.Popen, deadline: float, reported_status: int | Non
     except (ProcessLookupError, PermissionError):
         pass
     process.wait()
-    reaping.kill_strays()  # orphans adopted because we are a subreaper
+    if reap_strays:
+        reaping.kill_strays()  # orphans adopted because we are a subreaper
     return status
 
 
@@ -215,7 +231,9 @@ def grader_files_state() -> dict[str, tuple]:
     return state
 
 
-def judge(submission: Path, *, include_hidden=True, steps: list[str] | None = None, limits: Limits | None = None) -> Outcome:
+def judge(
+    submission: Path, *, include_hidden=True, steps: list[str] | None = None, limits: Limits | None = None, zygote: Zygote | None = None
+) -> Outcome:
     """Grade ``submission`` with the grader's tests; survive a judge that dies.
 
     The expected checks are the first judge's collection, which it reports
@@ -225,16 +243,19 @@ def judge(submission: Path, *, include_hidden=True, steps: list[str] | None = No
     """
     limits = limits or Limits.from_env()
     test_paths = test_files(include_hidden, steps)
-    reaping.become_subreaper()  # a worker's escaped children become ours to end
+    if zygote is None:
+        reaping.become_subreaper()  # a worker's escaped children become ours to end (else the zygote's)
     started = time.monotonic()
     before = grader_files_state()
     expected: list[str] = []
     tests: dict[str, dict] = {}
     stopped: dict[str, str] = {}
     logs = []
+    loaded: set[str] = set()
     for _attempt in range(len(STEPS) + 1):
-        run = run_judge(submission, test_paths, limits, set(stopped))
+        run = run_judge(submission, test_paths, limits, set(stopped), zygote)
         logs.append(run.log)
+        loaded.update(run.loaded)
         if not expected:
             expected = run.collected
         wanted = {c["nodeid"] for c in expected}
@@ -262,4 +283,4 @@ def judge(submission: Path, *, include_hidden=True, steps: list[str] | None = No
                     "so the checks that had not run yet were not run",
                 )
             break
-    return Outcome(expected, list(tests.values()), stopped, time.monotonic() - started, "\n".join(logs))
+    return Outcome(expected, list(tests.values()), stopped, time.monotonic() - started, "\n".join(logs), sorted(loaded))

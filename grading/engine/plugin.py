@@ -18,6 +18,7 @@ import ctypes
 import json
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -135,7 +136,8 @@ class Judge:
         kill_strays()
         shutil.rmtree(self.scratch, ignore_errors=True)
         if self.report is not None:
-            self.emit(event="report", report=self.report, exitstatus=int(exitstatus))
+            heavy = sorted(name for name in HEAVY_MODULES if name in sys.modules)
+            self.emit(event="report", report=self.report, exitstatus=int(exitstatus), loaded=heavy)
 
     # -- workers ---------------------------------------------------------------
 
@@ -152,6 +154,9 @@ class Judge:
 
 
 STEP_KEY = pytest.StashKey[str]()
+# Reported with the judge's last word, so a test can hold `check` to torch
+# alone: the visible checks never need transformers' seconds of import.
+HEAVY_MODULES = ("transformers",)
 
 
 def check_facts(item) -> dict:

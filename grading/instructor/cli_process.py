@@ -19,21 +19,32 @@ from pathlib import Path
 @dataclass
 class Finished:
     returncode: int | None  # None: it was stopped at the time limit
-    output: str  # stdout and stderr, interleaved
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + ("\n" + self.stderr if self.stderr else "")
 
 
 def run_cli(args: list[str], *, cwd: Path, timeout: float, env: dict | None = None) -> Finished:
-    """``python -m grading ARGS`` in ``cwd`` (the grader tree to use)."""
+    """``python -m grading ARGS`` in ``cwd`` (the grader tree to use);
+    ``env`` replaces the environment (default: this process's)."""
+    return run_module(["grading", *args], cwd=cwd, timeout=timeout, env=env)
+
+
+def run_module(args: list[str], *, cwd: Path, timeout: float, env: dict | None = None) -> Finished:
+    """``python -m MODULE ARGS`` (``args[0]`` is the module), as ``run_cli``."""
     environment = dict(os.environ if env is None else env, PYTHONDONTWRITEBYTECODE="1")
     environment.pop("PYTHONPATH", None)
-    with tempfile.TemporaryFile() as log:
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         process = subprocess.Popen(
-            [sys.executable, "-m", "grading", *args],
+            [sys.executable, "-m", *map(str, args)],
             cwd=cwd,
             env=environment,
             stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
+            stdout=out,
+            stderr=err,
             start_new_session=True,
         )
         try:
@@ -45,6 +56,8 @@ def run_cli(args: list[str], *, cwd: Path, timeout: float, env: dict | None = No
         except (ProcessLookupError, PermissionError):
             pass
         process.wait()
-        log.seek(0)
-        output = log.read().decode("utf-8", "replace")
-    return Finished(code, output)
+        texts = []
+        for stream in (out, err):
+            stream.seek(0)
+            texts.append(stream.read().decode("utf-8", "replace"))
+    return Finished(code, *texts)

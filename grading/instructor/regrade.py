@@ -9,7 +9,7 @@ ROOT is laid out as ``gh classroom clone student-repos`` leaves it,
 ``-submissions`` folder itself. Each repository's commit (its HEAD, or with
 ``--deadline`` its last commit before the deadline) is exported with
 ``git archive`` into a temporary folder, so the clone is never touched, and
-graded there by a ``python -m grading run`` subprocess of this grader. A
+graded there by a judge forked from one warm process (``WarmGrader``). A
 repository that cannot be graded is recorded with its error; the batch goes on.
 
 Which repositories: ``classroom``; which commit and its copy: ``git_export``;
@@ -21,7 +21,6 @@ graded by the same bundle (the hash of the grading package and the checks).
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import sys
@@ -34,14 +33,14 @@ from datetime import datetime
 from pathlib import Path
 
 from .. import files
-from ..config import GRADER_ROOT
+from ..config import GRADER_ROOT, Limits
 from . import gradebook
+from .batch import WarmGrader
 from .classroom import Repo, collect, parse_shard, shard
-from .cli_process import run_cli
 from .git_export import RepoError, _git, export_commit, parse_deadline, pick_commit
 from .progress import Progress
 
-REPO_TIMEOUT = 1800.0  # seconds for one repository; the judge has its own, shorter limit
+REPO_TIMEOUT = Limits().judge_timeout  # seconds the judge of one repository may take
 SAVE_EVERY = 15.0  # seconds between saves of the gradebook during a run
 
 
@@ -59,21 +58,7 @@ def bundle_id(root: Path = GRADER_ROOT) -> str:
     return digest.hexdigest()[:16]
 
 
-def run_grader(submission: Path, results_path: Path, timeout: float) -> dict:
-    """``python -m grading run`` of this grader on ``submission``."""
-    finished = run_cli(["run", "--submission", str(submission), "--json", str(results_path)], cwd=GRADER_ROOT, timeout=timeout)
-    if finished.returncode is None:
-        raise RepoError(f"the grader did not finish within {timeout:g} s")
-    if finished.returncode != 0 or not results_path.exists():
-        last = next((line for line in reversed(finished.output.strip().splitlines()) if line.strip()), "")
-        raise RepoError(f"the grader crashed (exit code {finished.returncode}): {last[:300]}")
-    try:
-        return json.loads(results_path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
-        raise RepoError(f"the grader's results could not be read: {error}")
-
-
-def grade_repo(repo: Repo, *, bundle: str, deadline: datetime | None, previous: dict | None, timeout: float) -> dict:
+def grade_repo(repo: Repo, *, bundle: str, deadline: datetime | None, previous: dict | None, grade_submission) -> dict:
     """The gradebook entry of one repository; never raises for a problem of the repository."""
     entry = {"repository": repo.key, "path": str(repo.path), "username": repo.username, "bundle": bundle,
              "commit": None, "commit_date": None, "error": None, "results": None, "seconds": 0.0}  # fmt: skip
@@ -89,9 +74,7 @@ def grade_repo(repo: Repo, *, bundle: str, deadline: datetime | None, previous: 
             export_commit(repo.path, entry["commit"], checkout)
             if not (checkout / "assignments").is_dir():
                 raise RepoError("the commit has no assignments/ folder")
-            results_dir = Path(tmp) / "results"
-            results_dir.mkdir()
-            entry["results"] = run_grader(checkout / "assignments", results_dir / "results.json", timeout)
+            entry["results"] = grade_submission(checkout / "assignments")
     except RepoError as error:
         entry["error"] = " ".join(str(error).split())
     except (OSError, tarfile.TarError) as error:
@@ -210,8 +193,9 @@ def cmd_regrade(args) -> int:
     print(f"regrade: {len(repos)} repositories, bundle {bundle}, {args.jobs} at a time"
           + (f", last commits before {deadline.isoformat()}" if deadline else ""), flush=True)  # fmt: skip
 
-    entries = grade_all(repos, jobs=args.jobs, bundle=bundle, deadline=deadline, previous=previous,
-                        timeout=args.timeout, save=lambda done: gradebook.write(done, csv_path, json_path, meta))  # fmt: skip
+    with WarmGrader(args.timeout) as grade_submission:
+        entries = grade_all(repos, jobs=args.jobs, bundle=bundle, deadline=deadline, previous=previous,
+                            grade_submission=grade_submission, save=lambda done: gradebook.write(done, csv_path, json_path, meta))  # fmt: skip
     if post_feedback:
         post_all(entries, post_feedback, token, args.api_url)
     gradebook.write(entries, csv_path, json_path, meta)
@@ -222,7 +206,7 @@ def cmd_regrade(args) -> int:
     return 0
 
 
-def grade_all(repos: list[Repo], *, jobs: int, bundle: str, deadline, previous: dict, timeout: float, save=None) -> list[dict]:
+def grade_all(repos: list[Repo], *, jobs: int, bundle: str, deadline, previous: dict, grade_submission, save=None) -> list[dict]:
     """Grade every repository, ``jobs`` at a time; save the gradebook now and then."""
     progress = Progress(len(repos))
     entries: list[dict] = []
@@ -230,7 +214,7 @@ def grade_all(repos: list[Repo], *, jobs: int, bundle: str, deadline, previous: 
     lock = threading.Lock()
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = {
-            pool.submit(grade_repo, repo, bundle=bundle, deadline=deadline, previous=previous.get(repo.key), timeout=timeout): repo
+            pool.submit(grade_repo, repo, bundle=bundle, deadline=deadline, previous=previous.get(repo.key), grade_submission=grade_submission): repo
             for repo in repos
         }
         for future in as_completed(futures):

@@ -1,10 +1,11 @@
-"""Verify a release before it is moved into place: three grading runs in
-parallel, each through the released tree's own command line.
+"""Verify a release before it is moved into place: two processes in
+parallel, each the released tree's own grader.
 
 Called by ``grading.instructor.release``. The template's ``check`` runs and
 reports every step as not done (so the template works without
 ``grading/instructor/`` and without the references); the bundle grades the
-template's starters 0 and ``solutions/`` full marks.
+template's starters 0 and ``solutions/`` full marks, both graded by one
+warm process (``grading.instructor.batch``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from ..config import STEPS
-from .cli_process import Finished, run_cli
+from .cli_process import Finished, run_cli, run_module
 
 VERIFY_TIMEOUT = 1800.0  # seconds for one grading run
 
@@ -58,17 +59,19 @@ def verify_check(template: Path) -> str:
     return f"in the template, `python -m grading check` reports all {len(checked)} steps with checks as not done"
 
 
-def _grade(bundle: Path, submission: Path) -> dict:
+def grade_in_bundle(bundle: Path, submissions: dict[str, Path]) -> dict[str, dict]:
+    """The bundle's own grader grades every submission, with one warm process
+    (``python -m grading.instructor.batch``, run in the bundle)."""
     with tempfile.TemporaryDirectory() as tmp:
-        results_path = Path(tmp) / "results.json"
-        proc = run_cli(["run", "--submission", str(submission), "--json", str(results_path)], cwd=bundle, timeout=VERIFY_TIMEOUT)
-        if proc.returncode != 0 or not results_path.exists():
-            raise ReleaseError(f"the bundle could not grade {submission} (exit code {proc.returncode}):\n    {_tail(proc)}")
-        return json.loads(results_path.read_text())
+        outputs = {name: Path(tmp) / f"{name}.json" for name in submissions}
+        pairs = [str(arg) for name in submissions for arg in (submissions[name], outputs[name])]
+        proc = run_module(["grading.instructor.batch", *pairs], cwd=bundle, timeout=VERIFY_TIMEOUT)
+        if proc.returncode != 0 or not all(path.exists() for path in outputs.values()):
+            raise ReleaseError(f"the bundle could not grade {', '.join(map(str, submissions.values()))} (exit code {proc.returncode}):\n    {_tail(proc)}")
+        return {name: json.loads(path.read_text()) for name, path in outputs.items()}
 
 
-def verify_starters(bundle: Path, template: Path) -> str:
-    results = _grade(bundle, template / "assignments")
+def verify_starters(results: dict) -> str:
     if results["score"] != 0:
         passing = [t["name"] for t in results["tests"] if t["status"] == "passed" and t["score"]]
         raise ReleaseError(
@@ -77,9 +80,8 @@ def verify_starters(bundle: Path, template: Path) -> str:
     return f"the bundle grades the template's starters 0/{results['max_score']:g}"
 
 
-def verify_solutions(bundle: Path, solutions: Path) -> str:
+def verify_solutions(results: dict) -> str:
     """solutions/ earns every point of every step that has checks (100 once all 12 do)."""
-    results = _grade(bundle, solutions)
     if not results.get("hidden_tests_used"):
         raise ReleaseError("the bundle graded solutions/ without its hidden checks")
     graded = [s for s in results["steps"] if s["checks"]]
@@ -97,15 +99,16 @@ def verify_solutions(bundle: Path, solutions: Path) -> str:
 
 def verify(source: Path, into: Path):
     template, bundle = into / "template", into / "grader"
-    jobs = {
-        "template check": lambda: verify_check(template),
-        "starters": lambda: verify_starters(bundle, template),
-        "solutions": lambda: verify_solutions(bundle, source / "solutions"),
-    }
-    say(f"verifying: {len(jobs)} grading runs (this takes a few seconds)")
+    say("verifying: the template's check, and the bundle grading the starters and solutions/ (this takes a few seconds)")
     started = time.monotonic()
     failures = []
-    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        graded = pool.submit(grade_in_bundle, bundle, {"starters": template / "assignments", "solutions": source / "solutions"})
+        jobs = {
+            "template check": lambda: verify_check(template),
+            "starters": lambda: verify_starters(graded.result()["starters"]),
+            "solutions": lambda: verify_solutions(graded.result()["solutions"]),
+        }
         futures = {pool.submit(job): name for name, job in jobs.items()}
         for done, future in enumerate(as_completed(futures), 1):
             try:

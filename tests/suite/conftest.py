@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from grading.instructor.cli_process import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,12 +26,9 @@ class CliRun:
 
 def grading_cli(*args: str, json_path: Path | None = None, timeout: float = 300, env: dict | None = None) -> CliRun:
     """Run ``python -m grading ARGS`` from the repository root."""
-    command = [sys.executable, "-m", "grading", *args]
-    if json_path is not None:
-        command += ["--json", str(json_path)]
-    proc = subprocess.run(
-        command, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}
-    )
+    command = [*args, "--json", str(json_path)] if json_path is not None else list(args)
+    proc = run_cli(command, cwd=ROOT, timeout=timeout, env={**os.environ, **(env or {})})
+    assert proc.returncode is not None, f"python -m grading {' '.join(args)} did not finish within {timeout:g} s"
     results = json.loads(json_path.read_text()) if json_path is not None and json_path.exists() else None
     return CliRun(proc.returncode, proc.stdout, proc.stderr, results)
 
@@ -67,3 +64,15 @@ def solution_run(tmp_path_factory) -> CliRun:
 @pytest.fixture(scope="session")
 def honest_scores(solution_run) -> dict[str, float]:
     return step_scores(solution_run.results)
+
+
+@pytest.fixture(scope="session")
+def warm_grader():
+    """Grades a submission (``warm_grader(folder, steps)`` → results JSON) with
+    a judge forked from one warm process for the whole session: torch and
+    transformers are imported once, not once per grading."""
+    from grading.config import Limits
+    from grading.instructor.batch import WarmGrader
+
+    with WarmGrader(Limits().judge_timeout) as grader:
+        yield grader

@@ -58,7 +58,11 @@ def make_submission(folder: Path, mutants: dict[str, Mutant]) -> Path:
     return folder
 
 
-def grade(folder: Path, steps: list[str] | None = None) -> dict:
+def grade(folder: Path, steps: list[str] | None = None, grader=None) -> dict:
+    """The results JSON of ``folder``: with ``grader`` (the suite's
+    ``warm_grader``) from a warm judge, else from a fresh one."""
+    if grader is not None:
+        return grader(folder, steps)
     from grading.cli import grade as grade_submission
     from grading.config import Limits
 

@@ -34,7 +34,6 @@ from pathlib import Path
 
 import pytest
 
-from grading.cli import grade as grade_results
 from grading.engine import judge as runner
 from grading.engine import reaping
 from grading.config import GRADER_ROOT, Limits
@@ -127,30 +126,27 @@ def _scores(results: dict) -> dict[str, float]:
 
 
 @pytest.fixture(scope="session")
-def honest(tmp_path_factory) -> dict[str, float]:
+def honest(warm_grader) -> dict[str, float]:
     """Each step's score for the solutions, graded as the corpus grades."""
     steps = sorted({s for c in CASES for s in (c.step, *c.others) if _available([s])})
-    return _scores(grade(SOLUTIONS, include_hidden=True, steps=steps, limits=LIMITS))
+    return _scores(warm_grader(SOLUTIONS, steps, limits=LIMITS))
 
 
 @pytest.fixture(scope="session")
-def honest_all(tmp_path_factory) -> dict[str, float]:
-    return _scores(grade(SOLUTIONS, include_hidden=True, steps=None, limits=LIMITS))
+def honest_all(warm_grader) -> dict[str, float]:
+    return _scores(warm_grader(SOLUTIONS, None, limits=LIMITS))
 
 
 @pytest.fixture(scope="session")
-def wrong(tmp_path_factory) -> float:
+def wrong(tmp_path_factory, warm_grader) -> float:
     """Step 05's score for a plain wrong answer (zeros), no tricks."""
     folder = make_submission(tmp_path_factory.mktemp("wrong") / "sub", Case("wrong_embeddings", "05", ()))
-    return _scores(grade(folder, include_hidden=True, steps=["05"], limits=LIMITS))["05"]
-
-
-def grade(folder, **options) -> dict:
-    return grade_results(folder, **options).to_json()
+    return _scores(warm_grader(folder, ["05"], limits=LIMITS))["05"]
 
 
 def _no_process_left():
-    assert reaping.children_of(os.getpid()) == [], "a process was left running after grading"
+    left = [pid for pid in reaping.children_of(os.getpid()) if pid not in reaping.LIVE]  # LIVE: the warm judge process
+    assert left == [], "a process was left running after grading"
     for entry in Path("/proc").iterdir():
         try:
             name = (entry / "comm").read_text().strip()
@@ -194,7 +190,7 @@ def assert_only_grader_commands(stdout: str, stderr: str, results: dict):
 
 
 @pytest.mark.parametrize("case", CASES, ids=[_id(c) for c in CASES])
-def test_hostile_submission(case: Case, honest, request, tmp_path, monkeypatch):
+def test_hostile_submission(case: Case, honest, warm_grader, request, tmp_path, monkeypatch):
     if not _available((case.step, *case.others)):
         pytest.skip("the steps this case needs have no tests or solution yet")
     folder = make_submission(tmp_path / "submission", case)
@@ -218,7 +214,7 @@ def test_hostile_submission(case: Case, honest, request, tmp_path, monkeypatch):
             # (test_relaunch_refused_when_grader_files_change); people editing
             # the tree while this runs must not make it flaky.
             monkeypatch.setattr(runner, "grader_files_state", lambda: {})
-        results = grade(folder, include_hidden=True, steps=[case.step, *case.others], limits=LIMITS)
+        results = warm_grader(folder, [case.step, *case.others], limits=LIMITS)
         baseline = honest
         others = list(case.others)
 

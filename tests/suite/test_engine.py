@@ -179,3 +179,15 @@ def test_judge_death_mid_step_changes_no_max_score():
     assert [c.passed for c in died.checks_of("05")] == [True, True, False, False]
     assert [c.kind for c in died.checks_of("05")][2:] == ["stopped", "stopped"]
     assert died.steps[4].score == 5 * 3.0 / 5.0 and whole.steps[4].score == 5
+
+
+def test_visible_checks_never_import_transformers():
+    """`check` costs about one `import torch`: its judge must not pay for
+    transformers (several seconds), which only the hidden checks need. (In
+    this source tree, steps 09 and up stand on reference steps built on
+    transformers; the student template ships no references.)"""
+    outcome = runner.judge(runner.GRADER_ROOT / "solutions", include_hidden=False, steps=["01", "02", "07", "08"], limits=Limits())
+    assert outcome.tests, "the visible checks did not run"
+    assert outcome.loaded == [], f"a visible-only judge imported {outcome.loaded}"
+    hidden = runner.judge(runner.GRADER_ROOT / "solutions", include_hidden=True, steps=["04"], limits=Limits())
+    assert hidden.loaded == ["transformers"], "the guard sees nothing: the hidden checks do import transformers"

@@ -50,11 +50,11 @@ def test_equivalent_mutants_say_why():
 
 
 @pytest.mark.parametrize("k", range(BATCHES), ids=[f"batch-{k}" for k in range(BATCHES)])
-def test_each_mutant_loses_points_in_its_own_step_only(tmp_path, honest_scores, k):
+def test_each_mutant_loses_points_in_its_own_step_only(tmp_path, honest_scores, warm_grader, k):
     mutants = batch(k)
     submission = make_submission(tmp_path / "sub", mutants)
-    run = grading_cli("run", "--submission", str(submission), json_path=tmp_path / "r.json")
-    scores = step_scores(run.results)
+    results = warm_grader(submission)
+    scores = step_scores(results)
     survived = [f"step {s}: {m.name}" for s, m in mutants.items() if scores[s] >= STEPS_BY_ID[s].points]
     assert not survived, f"mutants not caught: {survived}"
     disturbed = {s: (scores[s], honest_scores[s]) for s in scores if s not in mutants and scores[s] != honest_scores[s]}
@@ -65,24 +65,23 @@ EQUIVALENT_BATCHES = max((len(m) for m in EQUIVALENT.values()), default=0)
 
 
 @pytest.mark.parametrize("k", range(EQUIVALENT_BATCHES), ids=[f"equivalent-{k}" for k in range(EQUIVALENT_BATCHES)])
-def test_equivalent_mutants_keep_full_marks(tmp_path, honest_scores, k):
+def test_equivalent_mutants_keep_full_marks(tmp_path, honest_scores, warm_grader, k):
     """An edit listed as equivalent must really behave like the solution."""
     edits = {step: mutants[k] for step, mutants in EQUIVALENT.items() if len(mutants) > k}
     submission = make_submission(tmp_path / "sub", edits)
-    run = grading_cli("run", "--submission", str(submission), json_path=tmp_path / "r.json")
-    assert step_scores(run.results) == honest_scores, {s: m.name for s, m in edits.items()}
+    assert step_scores(warm_grader(submission)) == honest_scores, {s: m.name for s, m in edits.items()}
 
 
 @pytest.mark.parametrize("step", ["03", "07"])
-def test_a_single_mistake_costs_only_its_own_step(tmp_path, honest_scores, step):
+def test_a_single_mistake_costs_only_its_own_step(tmp_path, honest_scores, warm_grader, step):
     if not MUTANTS.get(step):
         pytest.skip(f"step {step} has no catalogued mutants yet")
     submission = make_submission(tmp_path / "sub", {step: MUTANTS[step][0]})
-    run = grading_cli("run", "--submission", str(submission), json_path=tmp_path / "r.json")
-    scores = step_scores(run.results)
+    results = warm_grader(submission)
+    scores = step_scores(results)
     assert scores[step] < honest_scores[step]
     assert {s: v for s, v in scores.items() if s != step} == {s: v for s, v in honest_scores.items() if s != step}
-    for test in run.results["tests"]:
+    for test in results["tests"]:
         extra = test["extra_data"]
         if extra["step"] != step and test["status"] == "failed":
             assert extra["integration"], f"only labelled integration checks may fail elsewhere: {test['name']}"

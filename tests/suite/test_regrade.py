@@ -15,12 +15,12 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from grading.instructor import gradebook, regrade
+from grading.instructor.cli_process import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 SKIP = shutil.ignore_patterns(".git", "__pycache__", ".pytest_cache", "out")
@@ -52,13 +52,8 @@ def new_repo(path: Path, solutions: Path | None) -> Path:
     return path
 
 
-def regrade_cli(grader: Path, *args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
-    env.pop("PYTHONPATH", None)
-    return subprocess.run(
-        [sys.executable, "-m", "grading", "regrade", *map(str, args)],
-        cwd=grader, env=env, capture_output=True, text=True, timeout=1800,
-    )  # fmt: skip
+def regrade_cli(grader: Path, *args: str):
+    return run_cli(["regrade", *args], cwd=grader, timeout=1800)
 
 
 def read_csv(path: Path) -> tuple[list[str], dict[str, dict]]:
@@ -209,7 +204,8 @@ def test_deadline_grades_the_last_commit_before_it(classroom, grader, book, tmp_
     assert rows["bob"]["commit"] == classroom["repos"]["bob_early"] and rows["bob"]["commit_date"] == EARLY
     assert total(rows["bob"]) == pytest.approx(book["available"], abs=0.02)
     assert "no commit before" in regrade.grade_repo(
-        regrade.Repo(bob, "bob", "bob"), bundle="x", deadline=regrade.parse_deadline("2023-01-01"), previous=None, timeout=60
+        regrade.Repo(bob, "bob", "bob"), bundle="x", deadline=regrade.parse_deadline("2023-01-01"), previous=None,
+        grade_submission=lambda folder: pytest.fail("a repository with no commit before the deadline was graded")
     )["error"]
 
 

@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import re
 import shutil
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -22,6 +19,7 @@ import pytest
 
 from grading import files as manifest
 from grading.instructor import leaks
+from grading.instructor.cli_process import run_cli
 from grading.instructor.release import GRADER_TOP, TEMPLATE_TOP, ReleaseError, release, write_trees
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,13 +32,8 @@ def snapshot(dest: Path) -> Path:
     return dest
 
 
-def run_release(source: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
-    env.pop("PYTHONPATH", None)
-    return subprocess.run(
-        [sys.executable, "-m", "grading", "release", str(out), *extra],
-        cwd=source, env=env, capture_output=True, text=True, timeout=900,
-    )  # fmt: skip
+def run_release(source: Path, out: Path, *extra: str):
+    return run_cli(["release", out, *extra], cwd=source, timeout=900)
 
 
 def files_of(tree: Path) -> dict[str, bytes]:

@@ -1,0 +1,92 @@
+"""How fast a student's check, one grading and a class regrade are, side by
+side in one run, as ratios to the imports they cannot avoid:
+
+    python benchmarks/class_speed.py [--clones 16] [--jobs 2] [--repeat 3]
+
+- ``check 7`` on a finished step against ``python -c "import torch"`` (the
+  visible checks never import transformers);
+- ``run`` on the solutions against the import floor (``import torch,
+  transformers.models.gpt2.modeling_gpt2``);
+- ``regrade --jobs 2`` over generated clones of the solutions: repositories a
+  minute, and the peak memory (PSS, so forked pages count once) of the whole
+  process tree. The grades of every clone are compared with one lone ``run``.
+
+Each timing is the best of ``--repeat``. Run it on a quiet machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.grading_speed import IMPORT_FLOOR, measure  # noqa: E402
+
+IMPORT_TORCH = [sys.executable, "-c", "import torch"]
+GRADING = [sys.executable, "-m", "grading"]
+
+
+def best(name: str, command: list[str], repeat: int, cwd: Path = ROOT):
+    runs = [measure(name, command, cwd=cwd) for _ in range(repeat)]
+    for run in runs:
+        assert run.returncode in (0, 1), f"{name} failed with exit code {run.returncode}"
+    return min(runs, key=lambda run: run.seconds)
+
+
+def make_classroom(root: Path, clones: int) -> Path:
+    """``root/gpt2-submissions/gpt2-studentNN``: git clones holding the solutions."""
+    subs = root / "gpt2-submissions"
+    config = ["-c", "user.name=S", "-c", "user.email=s@example.com", "-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main"]
+    for n in range(clones):
+        repo = subs / f"gpt2-student{n:02d}"
+        shutil.copytree(ROOT / "solutions", repo / "assignments")
+        for args in (["init", "-q"], ["remote", "add", "origin", f"https://github.com/course/gpt2-student{n:02d}.git"],
+                     ["add", "-A"], ["commit", "-q", "-m", "all steps"]):  # fmt: skip
+            subprocess.run(["git", *config, "-C", str(repo), *args], check=True, capture_output=True)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clones", type=int, default=16)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args(argv)
+
+    torch_floor = best("import torch", IMPORT_TORCH, args.repeat)
+    check = best("check 7", [*GRADING, "check", "7", "--submission", "solutions"], args.repeat)
+    floor = best("import floor", IMPORT_FLOOR, args.repeat)
+    with tempfile.TemporaryDirectory() as tmp:
+        lone = Path(tmp) / "lone.json"
+        run = best("run", [*GRADING, "run", "--submission", "solutions", "--json", str(lone)], args.repeat)
+        classroom = make_classroom(Path(tmp) / "classroom", args.clones)
+        book = Path(tmp) / "gradebook.csv"
+        regrade = measure("regrade", [*GRADING, "regrade", str(classroom), "--jobs", str(args.jobs), "--fresh", "--out", str(book)])
+        assert regrade.returncode == 0, "the regrade failed"
+        expected = {t["name"]: (t["score"], t["status"]) for t in json.loads(lone.read_text())["tests"]}
+        entries = json.loads(book.with_suffix(".json").read_text())["entries"]
+        same = all({t["name"]: (t["score"], t["status"]) for t in e["results"]["tests"]} == expected for e in entries)
+        with open(book, newline="") as fh:
+            totals = sorted({row["total"] for row in csv.DictReader(fh)})
+
+    print(f"import torch:            {torch_floor.seconds:6.2f} s")
+    print(f"check 7 (finished step): {check.seconds:6.2f} s   check / import torch = {check.seconds / torch_floor.seconds:.2f}  (target <= 1.5)")
+    print(f"import floor:            {floor.seconds:6.2f} s   (torch + transformers' GPT-2)")
+    print(f"run (solutions):         {run.seconds:6.2f} s   run / import floor = {run.seconds / floor.seconds:.2f}  (target <= 1.2)")
+    rate = 60 * args.clones / regrade.seconds
+    print(f"regrade --jobs {args.jobs} of {args.clones} clones: {regrade.seconds:6.2f} s   {rate:.1f} repositories/min  (target >= 60)")
+    print(f"regrade peak memory:     {regrade.pss_kb / 1024:6.0f} MB PSS ({regrade.rss_kb / 1024:.0f} MB RSS)  (target < 2048 MB)")
+    print(f"regrade grades identical to a lone run, check by check: {same} (totals {', '.join(totals)})")
+    return 0 if same else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,285 @@
+"""A warm judge for many submissions: one process that has imported torch,
+transformers and pytest once, and forks a fresh judge for each submission.
+
+Used by ``grading.engine.judge.run_judge`` when it is given a ``Zygote``:
+the regrade, the release's verification and the project's own suite grade
+many submissions, and a fresh ``python -m pytest`` for each would pay the
+same seconds of imports again and again. Each forked judge is exactly the
+judge ``run`` starts (the same pytest arguments, environment and working
+folder), in a session of its own, with its own workers; only the imports
+are shared. A judge that a submission kills or hangs costs only that
+submission: the zygote is not its session, and grades the next one.
+
+The zygote never runs torch work itself, so no OpenMP thread team exists
+when it forks (OpenMP is not fork-safe). It adopts the orphans its judges
+leave (it is a subreaper) and ends them when the judge has ended.
+
+Protocol, over a Unix socket pair (one message a send): the client sends
+one JSON request per judge with two file descriptors (the results pipe and the log file); the
+zygote answers ``{"id", "pid"}`` once the judge is forked and
+``{"id", "status"}`` (the wait status) once it has ended.
+
+    python -m grading.engine.zygote --socket FD     (started by ``Zygote``)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from . import reaping
+
+_MAX_REQUEST = 1 << 20  # bytes
+
+
+class ZygoteDied(Exception):
+    """The warm process is gone; the client starts another on the next launch."""
+
+
+# --------------------------------------------------------------------------
+# Client side: in the process that runs the judges (regrade, release, suite)
+
+
+class Zygote:
+    """The warm process for one grader tree. ``launch`` forks a judge from it.
+    Thread-safe: a regrade with ``--jobs 2`` launches two judges at once."""
+
+    def __init__(self, grader_root: Path, env: dict[str, str]):
+        self.grader_root = Path(grader_root)
+        self.env = dict(env)
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen | None = None
+        self._socket: socket.socket | None = None
+        self._waiting: dict[int, dict] = {}  # request id -> {"pid", "status", "event"}
+        self._next_id = 0
+
+    def __enter__(self) -> "Zygote":
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        with self._lock:
+            self._stop_process()
+
+    def launch(self, argv: list[str], env: dict[str, str], results_fd: int, log_fd: int) -> "ForkedJudge":
+        """Fork a judge running ``pytest.main(argv)``; ``{results_fd}`` in
+        ``argv`` is replaced by the number the judge holds the pipe at."""
+        with self._lock:
+            self._ensure_started()
+            self._next_id += 1
+            request_id = self._next_id
+            waiter = {"pid": None, "status": None, "event": threading.Event(), "forked": threading.Event()}
+            self._waiting[request_id] = waiter
+            message = json.dumps({"id": request_id, "argv": argv, "env": env, "cwd": str(self.grader_root)}).encode()
+            try:
+                socket.send_fds(self._socket, [message], [results_fd, log_fd])
+            except OSError as error:
+                self._stop_process()
+                raise ZygoteDied(f"the warm grader could not be reached: {error}") from error
+        if not waiter["forked"].wait(60) or waiter["pid"] is None:
+            raise ZygoteDied("the warm grader did not start a judge")
+        return ForkedJudge(self, request_id, waiter)
+
+    # -- the process -------------------------------------------------------
+
+    def _ensure_started(self):
+        if self._process is not None and self._process.poll() is None:
+            return
+        self._stop_process()
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)  # one message a send
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "grading.engine.zygote", "--socket", str(theirs.fileno())],
+            cwd=self.grader_root,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            pass_fds=(theirs.fileno(),),
+            start_new_session=True,
+        )
+        theirs.close()
+        self._socket = mine
+        reaping.LIVE.add(self._process.pid)  # never one of the strays this process ends
+        threading.Thread(target=self._read_events, args=(mine, self._process), daemon=True).start()
+
+    def _stop_process(self):
+        process, self._process = self._process, None
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
+        if process is not None:
+            reaping.LIVE.discard(process.pid)
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            process.wait()
+        self._fail_waiting()
+
+    def _fail_waiting(self):
+        for waiter in list(self._waiting.values()):
+            waiter["forked"].set()
+            waiter["event"].set()
+        self._waiting.clear()
+
+    def _read_events(self, sock: socket.socket, process: subprocess.Popen):
+        stream = sock.makefile("r", encoding="utf-8")
+        try:
+            for line in stream:
+                event = json.loads(line)
+                waiter = self._waiting.get(event.get("id"))
+                if waiter is None:
+                    continue
+                if "pid" in event:
+                    waiter["pid"] = event["pid"]
+                    waiter["forked"].set()
+                if "status" in event:
+                    waiter["status"] = event["status"]
+                    waiter["event"].set()
+                    self._waiting.pop(event["id"], None)
+        except (OSError, ValueError):
+            pass
+        with self._lock:
+            if self._process is process:  # it died on its own: the next launch starts another
+                self._stop_process()
+
+
+class ForkedJudge:
+    """A judge forked by the zygote: what ``run_judge`` needs of a process."""
+
+    def __init__(self, zygote: Zygote, request_id: int, waiter: dict):
+        self.zygote, self.request_id, self._waiter = zygote, request_id, waiter
+        self.pid: int = waiter["pid"]
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        """The judge's exit code (negative: killed by that signal), like
+        ``Popen.wait``; raises ``subprocess.TimeoutExpired`` after ``timeout``."""
+        if not self._waiter["event"].wait(timeout):
+            raise subprocess.TimeoutExpired("judge", timeout)
+        status = self._waiter["status"]
+        return None if status is None else os.waitstatus_to_exitcode(status)
+
+
+# --------------------------------------------------------------------------
+# Server side: the warm process
+
+
+def _warm_up():
+    """Import what every judge imports, and build nothing: no torch work may
+    run here (OpenMP is not fork-safe)."""
+    import torch
+
+    torch.set_num_threads(1)
+    import pytest  # noqa: F401
+    import pytest_jsonreport.plugin  # noqa: F401
+    import pytest_timeout  # noqa: F401
+    import transformers.generation.logits_process  # noqa: F401
+    import transformers.models.gpt2.modeling_gpt2  # noqa: F401
+
+    from . import plugin  # noqa: F401
+
+
+def _judge_child(request: dict, results_fd: int, log_fd: int, control: socket.socket) -> None:
+    """In the forked judge: become the process ``run`` would have started."""
+    control.close()
+    os.setsid()
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    os.dup2(log_fd, 1)
+    os.dup2(log_fd, 2)
+    os.close(log_fd)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    os.environ.clear()
+    os.environ.update(request["env"])
+    os.chdir(request["cwd"])
+    sys.stdout = sys.__stdout__ = open(1, "w", encoding="utf-8", errors="replace", closefd=False, buffering=1)
+    sys.stderr = sys.__stderr__ = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False, buffering=1)
+    argv = [arg.replace("{results_fd}", str(results_fd)) for arg in request["argv"]]
+    import pytest
+
+    code = 3
+    try:
+        code = int(pytest.main(argv))
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def serve(control: socket.socket) -> None:
+    reaping.become_subreaper()
+    _warm_up()
+    judges: dict[int, int] = {}  # pid -> request id
+    while True:
+        readable, _, _ = select.select([control], [], [], 0.05)
+        if readable:
+            try:
+                data, fds, _, _ = socket.recv_fds(control, _MAX_REQUEST, 2)
+            except OSError:
+                data, fds = b"", []
+            if not data:
+                break  # the client is gone
+            if len(fds) != 2:
+                for fd in fds:
+                    os.close(fd)
+                continue
+            request = json.loads(data)
+            results_fd, log_fd = fds
+            pid = os.fork()
+            if pid == 0:
+                _judge_child(request, results_fd, log_fd, control)
+            os.close(results_fd)
+            os.close(log_fd)
+            judges[pid] = request["id"]
+            _send(control, {"id": request["id"], "pid": pid})
+        _reap(control, judges)
+    for pid in judges:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def _reap(control: socket.socket, judges: dict[int, int]) -> None:
+    """Report each judge that ended, and end what it left behind."""
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if not pid:
+            return
+        request_id = judges.pop(pid, None)
+        if request_id is None:
+            continue  # an orphan we adopted
+        try:
+            os.killpg(pid, signal.SIGKILL)  # its workers, and anything in its session
+        except (ProcessLookupError, PermissionError):
+            pass
+        reaping.kill_strays(keep=set(judges))
+        _send(control, {"id": request_id, "status": status})
+
+
+def _send(control: socket.socket, event: dict) -> None:
+    try:
+        control.sendall(json.dumps(event).encode() + b"\n")
+    except OSError:
+        pass
+
+
+def main(argv: list[str]) -> int:
+    fd = int(argv[argv.index("--socket") + 1])
+    serve(socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET, fileno=fd))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
