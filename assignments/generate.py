@@ -10,8 +10,13 @@ script, loads OpenAI's GPT-2 weights into it through Hugging Face
 ``transformers`` (downloaded from the hub the first time, about 500 MB), and
 prints the text your ``generate_tokens`` (step 12) writes. For comparison it
 then prints what transformers' own GPT-2 writes with the same settings and the
-same seed: with ``--greedy`` the two must agree token for token, and with
-sampling they agree too when your steps draw exactly like Hugging Face.
+same seed, side by side: with ``--greedy`` the two must agree token for token.
+With sampling they agree token for token too when your step 12 draws as
+Hugging Face does: logits / temperature, the top-k mask with -inf, softmax, and
+``torch.multinomial`` over the whole vocabulary. Another correct sampler (among
+the k kept tokens then ``gather``, Gumbel-max, ``torch.distributions.Categorical``)
+writes other tokens here, but the grader grades sampling by its distribution,
+not by one random stream, so it earns full marks all the same.
 
 If a step is not finished yet, it tells you which one and stops.
 """
@@ -308,7 +313,9 @@ def main(argv=None) -> int:
             "   With --greedy they should be identical: if not, compare steps 11 and 12 with the guides."
             if args.greedy
             else "   With sampling they match only when your step 12 draws exactly as transformers does "
-            "(logits / temperature, top-k mask, softmax, one torch.multinomial per step)."
+            "(logits / temperature, top-k mask with -inf, softmax, torch.multinomial over the whole vocabulary).\n"
+            "   Sampling is graded by its distribution, so another correct sampler earns full marks all the same:\n"
+            "   `python -m grading check 12` tells you whether yours is right."
         )
     return 0
 
