@@ -50,8 +50,6 @@ assert MAX_SCORE == 100, MAX_SCORE
 # Where the grader's own files live: the folder that holds the `grading`
 # package (the source repository, the student template or the grader bundle).
 GRADER_ROOT = Path(__file__).resolve().parent.parent
-VISIBLE_TESTS = GRADER_ROOT / "tests" / "visible"
-HIDDEN_TESTS = GRADER_ROOT / "tests" / "hidden"
 JUDGE_INI = Path(__file__).resolve().parent / "judge.ini"
 DEFAULT_SUBMISSION = GRADER_ROOT / "assignments"
 
