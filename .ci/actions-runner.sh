@@ -73,6 +73,7 @@ tool_cache_python() {
         cp -a _distutils_hack distutils-precedence.pth "$dest/lib/python3.11/site-packages/" 2>/dev/null || true)
     # Relocatable: libraries found beside the interpreter, scripts pointing at it.
     local elf rpath
+    # shellcheck disable=SC2016  # $ORIGIN is for the dynamic loader, not the shell
     while IFS= read -r -d '' elf; do
         rpath=$(patchelf --print-rpath "$elf" 2>/dev/null) || continue
         [[ $rpath == *"$prefix"* ]] || continue
@@ -84,8 +85,9 @@ tool_cache_python() {
     done < <(find "$dest" -type f \( -name 'python3*' -o -name '*.so*' \) -print0)
     local script
     for script in "$dest"/bin/*; do
-        [ -f "$script" ] && [ ! -L "$script" ] && head -c 2 "$script" | grep -q '^#!' || continue
-        sed -i "1s|^#!$prefix/|#!/opt/hostedtoolcache/Python/$version/x64/|" "$script"
+        if [ -f "$script" ] && [ ! -L "$script" ] && [ "$(head -c 2 "$script")" = "#!" ]; then
+            sed -i "1s|^#!$prefix/|#!/opt/hostedtoolcache/Python/$version/x64/|" "$script"
+        fi
     done
     touch "$rootfs/opt/hostedtoolcache/Python/$version/x64.complete"
     echo "$version"
@@ -94,9 +96,12 @@ tool_cache_python() {
 # Debian packages holding the shared libraries the interpreter and its
 # extension modules load (tkinter left out).
 python_library_packages() {
-    local prefix lib
+    local prefix lib modules=()
     prefix=$("$(command -v python3.11 || command -v python3)" -c 'import sys; print(sys.base_prefix)')
-    for lib in $(ldd "$prefix/bin/python3.11" $(ls "$prefix"/lib/python3.11/lib-dynload/*.so | grep -v _tkinter) 2>/dev/null |
+    for lib in "$prefix"/lib/python3.11/lib-dynload/*.so; do
+        [[ $lib == */_tkinter.* ]] || modules+=("$lib")
+    done
+    for lib in $(ldd "$prefix/bin/python3.11" "${modules[@]}" 2>/dev/null |
         awk '$2 == "=>" && $3 ~ /^\// {print $3}' | sort -u); do
         dpkg -S "$lib" 2>/dev/null || dpkg -S "$(readlink -f "$lib")" 2>/dev/null || true
     done | cut -d: -f1 | sort -u | paste -sd, -
