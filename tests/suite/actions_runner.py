@@ -29,6 +29,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -42,12 +43,12 @@ IMAGE = os.environ.get("RUNNER_IMAGE", "local/runner:bookworm")
 WORKFLOW = ".github/workflows/classroom.yml"
 JOB = "run-autograding-tests"
 ACTIONS = ("actions/checkout@v5", "actions/setup-python@v6", "actions/cache@v5")
-TOOLCACHE_VOLUME = "act-toolcache"
+TOOLCACHE_VOLUME = "act-toolcache"  # act keeps /opt/hostedtoolcache in it between runs
 # The job's home directory (where the workflow keeps its virtual environment)
 # in memory: on this machine's shared virtual disk, writing the environment's
 # 32,000 files into the container, and deleting them with it, take 20-45 s each,
 # where a hosted runner's local disk takes a few.
-HOME_IN_MEMORY = "--tmpfs /root:rw,exec,mode=0700,size=6g"  # act keeps /opt/hostedtoolcache in it between runs
+HOME_IN_MEMORY = "--tmpfs /root:rw,exec,mode=0700,size=6g"
 
 STUDENT_REPO = "classroom/gpt2-student"
 GRADER_REPO = "classroom/gpt2-grader"
@@ -249,8 +250,6 @@ _ACT_LINE = re.compile(r"^\[[^\]]*\]\s+(?P<text>.*)$")
 # act prints a workflow command it acted on after an icon (❓ ::notice, 🚧 ::warning),
 # and a step's plain output after "| ".
 _COMMAND = re.compile(r"^[^\s|]+\s+::(?P<kind>[\w-]+)(?: (?P<props>[^:]*))?::(?P<message>.*)$")
-
-
 _STEP_DONE = re.compile(r"^\s*[✅❌]\s+(?:Success|Failure) - (?P<step>.+?) \[(?P<took>[\dhmsµn.]+)\]$")
 
 
@@ -311,7 +310,7 @@ class Classroom:
     work: Path
     out: Path  # what `python -m grading release OUT` wrote
     cache_dir: Path | None = None  # act's cache server storage (default: work/cache, empty)
-    github: FakeGitHub = field(default_factory=FakeGitHub)
+    github: FakeGitHub = field(default_factory=lambda: FakeGitHub(STUDENT_REPO))
     feedback_pull: int = 1
 
     def __enter__(self) -> "Classroom":
@@ -320,27 +319,28 @@ class Classroom:
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         self.logs = self.work / "logs"
         self.logs.mkdir(exist_ok=True)
+        self.pip_env, self.pip_mounts = host_pip()
+        self._pushes = 0
         # The bundle repository, served over smart HTTP.
         bundle = self.work / "grader"
         shutil.copytree(self.out / "grader", bundle)
         _commit(bundle, "Release", init=True)
-        self.git = GitServer(self.work / "git").__enter__()
+        self.git = GitServer(self.work / "git")
         self.git.add(GRADER_REPO, bundle)
         # The student repository, as GitHub Classroom creates it from the template.
         self.student = self.work / "student"
         shutil.copytree(self.out / "template", self.student)
         _commit(self.student, "Initial commit", init=True)
         _git("remote", "add", "origin", f"https://github.com/{STUDENT_REPO}.git", cwd=self.student)
-        self.github.repository = STUDENT_REPO
-        self.github.__enter__()
         self.github.add_pull(self.feedback_pull, title="Feedback", base="feedback")
-        self.pip_env, self.pip_mounts = host_pip()
-        self._pushes = 0
+        with ExitStack() as servers:
+            servers.enter_context(self.git)
+            servers.enter_context(self.github)
+            self._servers = servers.pop_all()
         return self
 
     def __exit__(self, *exc) -> None:
-        self.github.__exit__(*exc)
-        self.git.__exit__(*exc)
+        self._servers.close()
 
     def commit(self, message: str) -> str:
         """Commit everything in the student repository; returns the new HEAD."""
@@ -367,7 +367,8 @@ class Classroom:
         return command
 
     def push(self, *, bundle: bool = True, timeout: float = 900) -> ActRun:
-        """Run the job for HEAD, as for a push; the log goes to work/logs/push-N.log too."""
+        """Run the job for HEAD, as for a push (``bundle=False``: without the
+        variable GRADER_REPO); the log goes to work/logs/push-N.log too."""
         self._pushes += 1
         sha = _git("rev-parse", "HEAD", cwd=self.student)
         started = time.monotonic()

@@ -178,7 +178,9 @@ def test_forged_notices_never_reach_the_runner(forged_push):
     assert run.succeeded, forged_push.explain()
     # exactly one report, the grader's: step 02 now fails, so not the forged 100
     assert report(run)["totalPoints"] < 100
-    assert not any("grader is broken" in m for m in run.commands("error"))
-    assert run.commands("add-mask") == []
+    # the forged commands were not acted on (the grader's own annotation quotes them, escaped)
+    forged = {"the grader is broken", "after a carriage return", "indented"}
+    assert forged.isdisjoint(run.commands("error") + run.commands("warning"))
+    assert run.commands("add-mask") == [] and run.commands("hostile") == []
     assert all(re.fullmatch(r"[0-9a-f]{32}", token) for token in run.commands("stop-commands")), run.commands("stop-commands")
     assert "Score" in run.log and "Points" in run.log  # nothing was masked
