@@ -46,7 +46,12 @@ def main() -> int:
         return measure(work)
 
 
+def _load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 def measure(work: Path) -> int:
+    print(f"load average at the start: {_load()} (2 cores; other work on the machine slows every step)", flush=True)
     print(f"release: python -m grading release {work / 'out'}", flush=True)
     out = release(work / "out")
     remove_toolcache()
@@ -62,7 +67,7 @@ def measure(work: Path) -> int:
             times[name] = run.seconds
             steps = ", ".join(f"{step.removeprefix('Main ')} {seconds:.1f}" for step, seconds in run.steps().items() if seconds >= 0.95)
             print(f"  {name}: {steps}", flush=True)
-    print(f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())} (2 cores)")
+    print(f"load average at the end: {_load()}")
     print(f"cold push: {times['cold']:.1f} s")
     print(f"warm push: {times['warm']:.1f} s")
     print(f"warm/cold: {times['warm'] / times['cold']:.2f}")
