@@ -82,17 +82,53 @@ def test_concurrency_and_timeouts(workflow, job):
     assert 0 < step(job, "Grade")["timeout-minutes"] < job["timeout-minutes"]
 
 
-def test_python_with_pip_cache_and_cpu_only_torch(job):
+def test_python_and_cpu_only_torch(job):
     python = step(job, "Set up Python")
     assert python["uses"].startswith("actions/setup-python@")
-    assert python["with"]["cache"] == "pip"
-    assert python["with"]["cache-dependency-path"] == "requirements.txt"
+    assert python["with"]["python-version"] == "3.11"
     install = step(job, "Install the dependencies")["run"]
     torch_line, rest_line = [line for line in install.splitlines() if "pip install" in line]
     assert "--index-url https://download.pytorch.org/whl/cpu" in torch_line and '"$torch_pin"' in torch_line
     assert "-r" in rest_line.split()
     pinned = [l for l in (ROOT / "requirements.txt").read_text().splitlines() if l.startswith("torch")]
     assert pinned and re.fullmatch(r"torch==[\w.]+", pinned[0]), "requirements.txt must pin torch exactly"
+
+
+def run_key_step(job, tmp_path: Path, requirements: str = "torch==2.13.0\n") -> tuple[subprocess.CompletedProcess, dict, str]:
+    grader = tmp_path / "grader"
+    grader.mkdir(exist_ok=True)
+    (grader / "requirements.txt").write_text(requirements)
+    output, path = tmp_path / "github_output", tmp_path / "github_path"
+    env = {**os.environ, "GRADER_DIR": str(grader), "PYTHON_VERSION": "3.11.7", "RUNNER_OS": "Linux", "RUNNER_ARCH": "X64",
+           "HOME": str(tmp_path / "home"), "GITHUB_OUTPUT": str(output), "GITHUB_PATH": str(path)}  # fmt: skip
+    proc = subprocess.run(["bash", "-e", "-c", step(job, "Key the environment")["run"]], env=env, capture_output=True, text=True, timeout=30)
+    outputs = dict(line.split("=", 1) for line in output.read_text().splitlines()) if output.exists() else {}
+    return proc, outputs, path.read_text() if path.exists() else ""
+
+
+def test_the_environment_is_cached_between_pushes(job, tmp_path):
+    """A virtual environment restored by actions/cache before the install,
+    which then does nothing; keyed in lower case on the runner, the Python
+    version and the grader's requirements; on PATH for the steps after it."""
+    names = [s.get("name") for s in job["steps"]]
+    key, cache, install = step(job, "Key the environment"), step(job, "Restore the environment"), step(job, "Install the dependencies")
+    assert names.index("Set up Python") < names.index(key["name"]) < names.index(cache["name"]) < names.index(install["name"]) < names.index("Grade")
+    assert key["env"] == {"GRADER_DIR": "${{ steps.grader.outputs.dir }}", "PYTHON_VERSION": "${{ steps.python.outputs.python-version }}"}
+    assert step(job, "Set up Python")["id"] == "python"
+    assert cache["uses"].startswith("actions/cache@")
+    assert cache["with"] == {"path": f"${{{{ steps.{key['id']}.outputs.dir }}}}", "key": f"${{{{ steps.{key['id']}.outputs.key }}}}"}
+    assert install["if"] == f"steps.{cache['id']}.outputs.cache-hit != 'true'"
+    assert install["env"]["VENV"] == f"${{{{ steps.{key['id']}.outputs.dir }}}}"
+
+    proc, outputs, path = run_key_step(job, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert outputs["key"] == outputs["key"].lower()
+    assert outputs["key"].startswith("grader-venv-") and "-linux-x64-py3.11.7-" in outputs["key"]
+    assert outputs["dir"] == str(tmp_path / "home" / ".venv-grader")
+    assert path.splitlines() == [outputs["dir"] + "/bin"]
+    # other requirements, another key
+    (tmp_path / "other").mkdir()
+    assert run_key_step(job, tmp_path / "other", "torch==2.14.0\n")[1]["key"] != outputs["key"]
 
 
 def test_grader_bundle_fetched_first_without_credentials(job):
