@@ -16,12 +16,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import os
 import sys
 from pathlib import Path
 
 from . import files, integrity
-from .config import DEFAULT_SUBMISSION, STEPS, STEPS_BY_ID, Limits
+from .config import DEFAULT_SUBMISSION, STEPS, STEPS_BY_ID, Limits, WorkerKindError, worker_kind
 from .engine import judge
 from .engine.zygote import Zygote
 from .report import notices, scoring, text
@@ -70,6 +69,7 @@ def grade(
         graded_with_hidden=hidden,
         untouched_steps=files.unchanged_starters(submission, recorded),
     )
+    results.workers, results.confinement = outcome.workers, outcome.confinement
     results.integrity = integrity.scan(submission, recorded)
     if results.integrity:
         results.output += "\n\n" + text.integrity_lines(results.integrity)
@@ -137,12 +137,10 @@ _VERB_MODULES = ("grading.github.post", "grading.instructor.release", "grading.i
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not hasattr(os, "fork") and args.func in (cmd_run, cmd_check):
-        # The sandbox forks a worker per step; Windows cannot fork.
-        print("error: grading runs on Linux or macOS; on Windows, use WSL or a GitHub Codespace", file=sys.stderr)
-        return 2
     try:
+        if args.func in (cmd_run, cmd_check):
+            worker_kind()  # GRADING_WORKERS, if set, must name a kind this platform can run
         return args.func(args)
-    except UsageError as error:
+    except (UsageError, WorkerKindError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
