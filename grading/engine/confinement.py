@@ -13,7 +13,8 @@ submission code. Called by ``grading.engine.worker`` (worker side only).
   temp folder and no signals to processes outside the sandbox.
 
 Process groups and the file-size cap are POSIX's; the parent-death signal,
-the address-space cap, privileges and Landlock are Linux's. Each function
+the address-space cap, privileges and Landlock are Linux's (elsewhere a
+thread watches the judge instead of the signal). Each function
 returns the names of the measures that took effect (``APPLIED`` lists them
 all), which the results record as the run's ``confinement``.
 """
@@ -38,7 +39,7 @@ except ImportError:  # Windows
 LINUX = sys.platform.startswith("linux")
 # Every measure, in the order a worker applies them.
 APPLIED = (
-    "process-group", "parent-death-signal", "only-its-pipes", "output-to-file", "output-cap", "memory-cap",
+    "process-group", "parent-death-signal", "parent-watch", "only-its-pipes", "output-to-file", "output-cap", "memory-cap",
     "private-temp", "no-new-privileges", "no-capabilities", "landlock-writes", "landlock-signals",
 )  # fmt: skip
 
@@ -65,12 +66,45 @@ def isolate_process(judge_pid: int | None = None) -> list[str]:
             pass
         if judge_pid is not None and os.getppid() != judge_pid:
             os._exit(0)  # the judge ended before the signal was armed
+    if "parent-death-signal" not in applied and judge_pid is not None:
+        applied += _watch_judge(judge_pid)
     if hasattr(signal, "setitimer"):
         signal.setitimer(signal.ITIMER_REAL, 0)  # the judge's pytest-timeout alarm is not ours
     for name in ("SIGALRM", "SIGINT", "SIGTERM", "SIGXFSZ", "SIGPIPE"):
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), signal.SIG_DFL)
     return applied
+
+
+def _watch_judge(judge_pid: int) -> list[str]:
+    """Where there is no parent-death signal (macOS, Windows): a thread that
+    ends this process once the judge is gone."""
+    import threading
+    import time
+
+    if os.name == "nt":
+        import ctypes
+
+        kernel32 = ctypes.windll.kernel32
+        handle = kernel32.OpenProcess(0x00100000, False, judge_pid)  # SYNCHRONIZE
+        if not handle:
+            os._exit(0)  # the judge has ended already
+
+        def wait():
+            kernel32.WaitForSingleObject(handle, 0xFFFFFFFF)  # INFINITE
+            os._exit(0)
+
+    else:
+        if os.getppid() != judge_pid:
+            os._exit(0)
+
+        def wait():
+            while os.getppid() == judge_pid:  # an orphan is adopted by another process
+                time.sleep(0.5)
+            os._exit(0)
+
+    threading.Thread(target=wait, name="grading-judge-watch", daemon=True).start()
+    return ["parent-watch"]
 
 
 def lock_down(tmp: Path) -> list[str]:

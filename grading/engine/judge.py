@@ -86,6 +86,12 @@ def test_files(include_hidden: bool, steps: list[str] | None = None) -> list[Pat
     return found
 
 
+# judge.ini's signal method needs SIGALRM; Windows has none, so there a timer
+# thread ends a check that outlives its limit (and with it the judge, which
+# the relaunch below survives).
+_TIMEOUT_METHOD = () if hasattr(signal, "SIGALRM") else ("-o", "timeout_method=thread")
+
+
 def judge_environment(limits: Limits) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k in _ENV_KEPT}
     env.update(limits.as_env())
@@ -112,7 +118,7 @@ def judge_arguments(submission: Path, test_paths: list[Path], results_fd: int | 
         "--assert=plain", "-q", "--tb=short", "--color=no",
         "--json-report", "--json-report-file=none",
         "--json-report-omit", "collectors", "log", "streams", "warnings", "keywords",
-        "--timeout", f"{limits.test_timeout:g}", "--continue-on-collection-errors",
+        "--timeout", f"{limits.test_timeout:g}", *_TIMEOUT_METHOD, "--continue-on-collection-errors",
         "--submission", str(submission),
         "--results-fd", str(results_fd),
         "--skip-steps", ",".join(sorted(skip)),
