@@ -78,8 +78,9 @@ class Check(pytest.Item):
         item = cls.from_parent(function.parent, name=name, key=key, title=facts["title"], step=step_of(function.path).id,
                                lineno=function.reportinfo()[1] or 0)  # fmt: skip
         item.extra_keyword_matches.update({function.originalname, f"step_{item.step}"})
-        for marker in function.own_markers:
-            item.add_marker(marker)
+        for mark in function.iter_markers("check"):  # so `-m check` selects the checks
+            item.own_markers.append(mark)
+            item.keywords[mark.name] = mark
         return item
 
     def runtest(self):
@@ -107,9 +108,11 @@ def _verdicts(session) -> dict | str:
     the one message every check fails with when grading was not possible."""
     if _VERDICTS not in session.stash:
         steps = sorted({item.step for item in session.items if isinstance(item, Check)})
-        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None:
-            reporter.write_line(f"grading step{'s' if len(steps) > 1 else ''} {', '.join(steps)} of assignments/ (as python -m grading check does)...")
+        plugins = session.config.pluginmanager
+        reporter, capture = plugins.get_plugin("terminalreporter"), plugins.get_plugin("capturemanager")
+        if reporter is not None and capture is not None:
+            with capture.global_and_fixture_disabled():
+                reporter.write_line(f"grading step{'s' if len(steps) > 1 else ''} {', '.join(steps)} of assignments/ as `python -m grading check` does...")
         session.stash[_VERDICTS] = _grade(steps)
     return session.stash[_VERDICTS]
 
