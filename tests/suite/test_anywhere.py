@@ -6,7 +6,11 @@ The template is written by the release's own ``write_trees`` (the files a
 release ships, without its verification runs). The dev container's creation
 command runs for real, in a fresh virtual environment, with the torch index
 swapped for this machine's pip configuration (the index is not reachable
-offline); everything else is the command as Codespaces runs it.
+offline); everything else is the command as Codespaces runs it. The virtual
+environment sees this interpreter's packages (``--system-site-packages``):
+installing torch and transformers afresh takes about five minutes on the
+suite's shared two cores, and pip still resolves every pin of
+``requirements.txt`` against it, so a pin nothing satisfies fails here.
 
     pytest tests/suite/test_anywhere.py -q
 """
@@ -60,18 +64,18 @@ def test_check_on_a_cp1252_console_prints_plain_marks():
 
 def test_run_summary_and_other_characters_on_a_console_without_them():
     results = Results.from_json(json.loads((FIXTURES / "results_partial.json").read_text()))
-    for encoding in ("cp1252", "ascii"):
+    for encoding, line in (("cp1252", "a [PASS] … -> · : : line"), ("ascii", "a [PASS] ... -> - : : line")):
         raw = io.BytesIO()
         stream = io.TextIOWrapper(raw, encoding=encoding)
         marks = text.marks_for(stream)
         assert marks == text.PLAIN_MARKS
         text.safe_console(stream)
         print(text.run_summary(results, marks), file=stream)
-        print("a ✅ … → ·\u200b:: line", file=stream)  # what messages may hold, marks included
+        print("a ✅ … → · :\u200b: line", file=stream)  # what messages may hold (a neutralized "::" too)
         stream.flush()
         printed = raw.getvalue().decode(encoding).splitlines()
         assert any(re.match(r"\[(PASS|PART|FAIL|TODO)\] Step 0\d ", line) for line in printed), printed
-        assert printed[-1].startswith("a [PASS] ...") and "::" not in printed[-1].replace(": :", "")
+        assert printed[-1] == line
     assert text.marks_for(io.TextIOWrapper(io.BytesIO(), encoding="utf-8")) == text.MARKS
 
 
@@ -235,7 +239,7 @@ def test_devcontainer_creation_command_sets_up_a_working_environment(devcontaine
     template's folder, with the torch index swapped for this machine's pip
     configuration; then ``python -m grading check 1`` runs there."""
     env_dir = tmp_path / "venv"
-    venv.EnvBuilder(with_pip=True).create(env_dir)
+    venv.EnvBuilder(with_pip=True, system_site_packages=True).create(env_dir)  # see the module's docstring
     bin_dir = env_dir / ("Scripts" if os.name == "nt" else "bin")
     command = devcontainer["postCreateCommand"].replace(TORCH_INDEX, "")
     env = clean_env(PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}", VIRTUAL_ENV=str(env_dir), PIP_NO_INPUT="1")
