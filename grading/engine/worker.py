@@ -41,8 +41,8 @@ from .protocol import ReplyTooLarge, SandboxError, WorkerCrashed, WorkerTimeout
 
 _TIMEOUT_MARGIN = 0.5  # the worker dumps its stack this long before the judge kills it
 # What torch imports lazily on first use (the meta device, decompositions):
-# seconds of work that a forked worker inherits done from the judge, so a
-# spawned one does it too before any call, never inside a call's time.
+# seconds of work that a forked worker mostly inherits done from the judge,
+# so a spawned one does it before any call, never inside a call's time.
 _WARM = ("torch._dynamo",)
 _HELLO_LIMIT = 1 << 20  # bytes: the worker's first message only lists what confined it
 
@@ -186,8 +186,9 @@ class Worker:
         return os.open(self.output_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0), 0o600)
 
     def _setup(self) -> dict:
+        preload = (*_WARM, *self.test_modules) if self.kind == "spawn" else self.test_modules
         return dict(submission=self.submission, step=self.step, limits=self.limits, own_stack=self.own_stack,
-                    tmp=self.tmp_path, test_modules=self.test_modules, judge_pid=os.getpid())  # fmt: skip
+                    tmp=self.tmp_path, preload=preload, judge_pid=os.getpid())  # fmt: skip
 
     def _fork(self) -> _Process:
         req_r, req_w = os.pipe()
@@ -389,7 +390,7 @@ def spawned_main():
 
 
 def worker_main(req_r, rep_w, out_fd, submission: Path, step: Step, limits: Limits, own_stack: bool, tmp: Path,
-                test_modules=(), judge_pid: int | None = None):  # fmt: skip
+                preload=(), judge_pid: int | None = None):  # fmt: skip
     applied = confinement.isolate_process(judge_pid)
     applied += confinement.keep_only_fds({req_r, rep_w, out_fd})
     applied += confinement.redirect_output(out_fd)
@@ -400,7 +401,7 @@ def worker_main(req_r, rep_w, out_fd, submission: Path, step: Step, limits: Limi
     # What a forked worker has from the judge, a spawned one imports now,
     # before the submission is on the path: the modules its probes come from
     # (they arrive pickled by name) and the references with transformers.
-    for name in (*_WARM, *test_modules):
+    for name in preload:
         importlib.import_module(name)
     if not own_stack:
         prerequisites.preload_references(step)
