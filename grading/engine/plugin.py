@@ -29,7 +29,7 @@ from .checks import CheckFailure
 from .prerequisites import preload_references
 from .protocol import SandboxError
 from .reaping import become_subreaper, kill_strays
-from .worker import Worker, start_plan
+from .worker import Worker, spawn_interpreter, start_plan
 
 
 def pytest_addoption(parser):
@@ -43,10 +43,10 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "check(title, hint, weight, integration): a graded check")
     _make_process_private()
     become_subreaper()  # a worker's escaped children are ours to end, step by step
+    config._grading = Judge(config)  # before torch: spawned interpreters import theirs meanwhile
     import torch
 
     torch.set_num_threads(1)  # tiny models; and keeps the fork into workers simple
-    config._grading = Judge(config)
     config.pluginmanager.register(config._grading, "grading-judge")
 
 
@@ -77,6 +77,9 @@ class Judge:
         self.kind = worker_kind()
         self.test_modules: dict[str, tuple[str, ...]] = {}  # step -> the modules its probes come from
         self.starts: dict[str, list[str]] = {}  # nodeid -> steps whose spawned worker to start before it
+        # Spawned interpreters for the first two steps, importing torch while this judge does.
+        steps = {step.id for step in map(step_of, config.args) if step} - self.skip
+        self.interpreters = [spawn_interpreter(self.scratch / f"worker-{n}.out") for n in range(min(2, len(steps)) * (self.kind == "spawn"))]
         self.partial: dict[str, dict] = {}
         self.report: dict | None = None
 
@@ -180,7 +183,7 @@ class Judge:
 
     def start_workers(self, nodeid: str):
         for step_id in self.starts.pop(nodeid, ()):
-            self.worker(step_id).start()
+            self.worker(step_id).start(self.interpreters.pop(0) if self.interpreters else None)
 
     def worker_ready(self, worker: Worker):
         """A worker confined itself (before any submission code): what took effect is a fact of the run."""
@@ -189,6 +192,8 @@ class Judge:
     def close_workers(self, step_id: str | None = None):
         for key in [k for k in self.workers if step_id is None or k[0] == step_id]:
             self.workers.pop(key).close()
+        while step_id is None and self.interpreters:  # started, never needed
+            self.interpreters.pop().close()
 
 
 STEP_KEY = pytest.StashKey[str]()

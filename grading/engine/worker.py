@@ -11,7 +11,9 @@ student code. A ``Worker`` is one process for one step, of one of two kinds
   whose standard error is its capped output file. It imports torch, the
   step's test modules (so that probes, pickled by name, can be found) and the
   reference prerequisites itself, which takes seconds, so the plugin starts
-  it ahead of time (``start``) while earlier checks run.
+  it ahead of time (``start``) while earlier checks run; the first ones even
+  before the judge has imported torch (``spawn_interpreter``: the
+  interpreter imports torch while it waits to learn its step).
 
 Either way the worker confines itself (``confinement``), puts the reference
 prerequisites in place (``prerequisites``), reports which confinement took
@@ -55,6 +57,38 @@ _SPAWNED = (
 
 
 @dataclass
+class Spawned:
+    """A fresh interpreter, started before it knows its step: it imports
+    torch meanwhile, then waits for its setup (``Worker.start``)."""
+
+    popen: subprocess.Popen
+    output_path: Path
+
+    def close(self):
+        _end(self.popen)
+
+
+def spawn_interpreter(output_path: Path) -> Spawned:
+    """Start a fresh ``python`` for some step's worker: stdin and stdout its
+    pipes (on every platform, Windows included, which cannot pass other
+    descriptors), stderr the capped output file ``output_path``."""
+    output_path.parent.mkdir(parents=True, exist_ok=True)
+    out_fd = os.open(output_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0), 0o600)
+    options = {"process_group": 0} if os.name == "posix" else {}  # its own group from the start: killable as one
+    try:
+        popen = subprocess.Popen(
+            [sys.executable, "-s", "-c", _SPAWNED.format(root=str(GRADER_ROOT))],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=out_fd, bufsize=0,
+            cwd=output_path.parent, env=os.environ.copy(), close_fds=True, **options,
+        )  # fmt: skip
+    finally:
+        os.close(out_fd)
+    protocol.binary_pipes(popen.stdin.fileno(), popen.stdout.fileno())
+    reaping.LIVE.add(popen.pid)
+    return Spawned(popen, output_path)
+
+
+@dataclass
 class _Process:
     pid: int
     requests: int  # write end, judge -> worker
@@ -94,11 +128,14 @@ class Worker:
         self._proc: _Process | None = None
         self._start_failed: str | None = None  # why it could not start: not tried again
 
-    def start(self):
+    def start(self, spawned: Spawned | None = None):
         """Start the process now without waiting for it: a spawned worker
-        imports torch meanwhile. (A forked one starts at its first call.)"""
+        imports torch meanwhile (``spawned``: in an interpreter started
+        already). A forked one starts at its first call."""
         if self._proc is None:
-            self._proc = self._spawn() if self.kind == "spawn" else self._fork()
+            self._proc = self._spawn(spawned) if self.kind == "spawn" else self._fork()
+        elif spawned is not None:
+            spawned.close()
 
     def ready(self):
         """Start the worker if need be and wait until it is confined and
@@ -180,15 +217,14 @@ class Worker:
         )
         return self._start_failed
 
-    def _prepare_files(self) -> int:
+    def _prepare_files(self) -> int:  # a forked worker's output file and temp folder
         self.output_path.parent.mkdir(parents=True, exist_ok=True)
         self.tmp_path.mkdir(exist_ok=True)
         return os.open(self.output_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0), 0o600)
 
     def _setup(self) -> dict:
-        preload = (*_WARM, *self.test_modules) if self.kind == "spawn" else self.test_modules
         return dict(submission=self.submission, step=self.step, limits=self.limits, own_stack=self.own_stack,
-                    tmp=self.tmp_path, preload=preload, judge_pid=os.getpid())  # fmt: skip
+                    tmp=self.tmp_path, preload=self.test_modules, judge_pid=os.getpid())  # fmt: skip
 
     def _fork(self) -> _Process:
         req_r, req_w = os.pipe()
@@ -211,23 +247,13 @@ class Worker:
         reaping.LIVE.add(pid)
         return _Process(pid, req_w, rep_r)
 
-    def _spawn(self) -> _Process:
-        """A fresh interpreter: its stdin and stdout are the pipes (on every
-        platform, Windows included, which cannot pass other descriptors), its
-        stderr the output file. Its setup is the first request."""
-        out_fd = self._prepare_files()
-        options = {"process_group": 0} if os.name == "posix" else {}  # its own group from the start: killable as one
-        try:
-            popen = subprocess.Popen(
-                [sys.executable, "-s", "-c", _SPAWNED.format(root=str(GRADER_ROOT))],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=out_fd, bufsize=0,
-                cwd=self.tmp_path, env=os.environ.copy(), close_fds=True, **options,
-            )  # fmt: skip
-        finally:
-            os.close(out_fd)
+    def _spawn(self, spawned: Spawned | None) -> _Process:
+        """A fresh interpreter (``spawn_interpreter``); its setup is its first request."""
+        spawned = spawned or spawn_interpreter(self.output_path)
+        self.output_path = spawned.output_path
+        self.tmp_path.mkdir(parents=True, exist_ok=True)
+        popen = spawned.popen
         proc = _Process(popen.pid, popen.stdin.fileno(), popen.stdout.fileno(), popen)
-        protocol.binary_pipes(proc.requests, proc.replies)
-        reaping.LIVE.add(popen.pid)
         setup = pickle.dumps(self._setup(), protocol=pickle.HIGHEST_PROTOCOL)
         try:
             protocol.write_message(proc.requests, setup, time.monotonic() + self.limits.start_timeout)
@@ -262,20 +288,10 @@ class Worker:
         if proc is None:
             return
         reaping.LIVE.discard(proc.pid)
-        if os.name == "nt":
-            _kill_tree_windows(proc.pid)
+        if proc.popen is not None:
+            _end(proc.popen)
         else:
             _signal(os.killpg, proc.pid)  # the group outlives its leader
-        if proc.popen is not None:
-            if proc.popen.poll() is None:
-                proc.popen.kill()
-            for pipe in (proc.popen.stdin, proc.popen.stdout):
-                try:
-                    pipe.close()
-                except OSError:
-                    pass
-            proc.popen.wait()
-        else:
             if not reaped:
                 _signal(os.kill, proc.pid)
             for fd in (proc.requests, proc.replies):
@@ -341,6 +357,23 @@ def _signal(send, pid: int):
         pass
 
 
+def _end(popen: subprocess.Popen):
+    """Kill a spawned interpreter (and, on Windows, its tree), close its pipes, reap it."""
+    reaping.LIVE.discard(popen.pid)
+    if os.name == "nt":
+        _kill_tree_windows(popen.pid)
+    else:
+        _signal(os.killpg, popen.pid)  # the group outlives its leader
+    if popen.poll() is None:
+        popen.kill()
+    for pipe in (popen.stdin, popen.stdout):
+        try:
+            pipe.close()
+        except OSError:
+            pass
+    popen.wait()
+
+
 def _kill_tree_windows(pid: int):
     """Windows has no process groups to signal: end the worker's whole tree."""
     subprocess.run(["taskkill", "/F", "/T", "/PID", str(pid)], stdin=subprocess.DEVNULL,
@@ -376,9 +409,16 @@ def start_plan(items: list[tuple[str, str, str]]) -> tuple[dict[str, tuple[str, 
 
 def spawned_main():
     """A spawned worker's entry: its stdin and stdout are the pipes, its
-    stderr the output file; the first request is its setup."""
+    stderr the output file. It imports torch while the judge decides which
+    step it serves; the first request is its setup."""
     req_r, rep_w, out_fd = os.dup(0), os.dup(1), os.dup(2)
+    os.dup2(out_fd, 1)  # anything printed from here on lands in the output, never among the replies
     protocol.binary_pipes(req_r, rep_w)
+    import torch
+
+    torch.set_num_threads(1)
+    for name in _WARM:
+        importlib.import_module(name)
     try:
         setup = pickle.loads(protocol.read_message(req_r, None))  # from the judge: trusted
     except (EOFError, OSError):

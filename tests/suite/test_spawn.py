@@ -166,35 +166,52 @@ def test_a_spawned_worker_is_confined_and_ready_before_any_submission_code(tmp_p
 
 def test_pipes_without_select_wait_in_a_thread(monkeypatch):
     """Windows cannot select() on pipes: the judge's reads and writes then
-    wait for a helper thread, with the same deadlines and the same errors."""
+    wait for a helper thread, with the same deadlines and the same errors.
+    (After a timeout the worker is killed, which ends the thread: each case
+    here has its own pipe, closed at its end.)"""
     import time
 
     from grading.engine import protocol
 
     monkeypatch.setattr(protocol, "SELECTABLE_PIPES", False)
-    read_fd, write_fd = os.pipe()
-    try:
+
+    def case(run):
+        read_fd, write_fd = os.pipe()
+        try:
+            run(read_fd, write_fd)
+        finally:
+            os.close(write_fd)
+            os.close(read_fd)
+
+    def round_trip(read_fd, write_fd):
         protocol.write_message(write_fd, b"hello", time.monotonic() + 5)
         assert protocol.read_message(read_fd, time.monotonic() + 5) == b"hello"
+
+    def times_out(read_fd, write_fd):
         started = time.monotonic()
         with pytest.raises(TimeoutError):
             protocol.read_message(read_fd, time.monotonic() + 0.3)
         assert time.monotonic() - started < 2
-        seen = []
 
+    def watched(read_fd, write_fd):
         def watch():
-            seen.append(1)
             raise RuntimeError("the output grew too large")
 
         with pytest.raises(RuntimeError):
             protocol.read_message(read_fd, time.monotonic() + 5, watch=watch)
-        assert seen
+
+    def too_large(read_fd, write_fd):
         os.write(write_fd, protocol.HEADER.pack(1 << 40))
         with pytest.raises(protocol.ReplyTooLarge):
             protocol.read_message(read_fd, time.monotonic() + 5, protocol.MAX_REPLY)
-    finally:
-        os.close(read_fd)
-        os.close(write_fd)
+
+    for run in (round_trip, times_out, watched, too_large):
+        case(run)
+    read_fd, write_fd = os.pipe()
+    os.close(write_fd)  # the worker's end closed: the pipe ends
+    with pytest.raises(EOFError):
+        protocol.read_message(read_fd, time.monotonic() + 5)
+    os.close(read_fd)
 
 
 def test_start_plan_starts_each_step_one_step_ahead():
