@@ -16,12 +16,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import os
 import sys
 from pathlib import Path
 
 from . import files, integrity
-from .config import DEFAULT_SUBMISSION, STEPS, STEPS_BY_ID, Limits
+from .config import DEFAULT_SUBMISSION, STEPS, STEPS_BY_ID, Limits, WorkerKindError, worker_kind
 from .engine import judge
 from .engine.zygote import Zygote
 from .report import notices, scoring, text
@@ -34,8 +33,8 @@ class UsageError(Exception):
 
 def _submission(path: str | None) -> Path:
     folder = Path(path) if path else DEFAULT_SUBMISSION
-    if not folder.is_dir():
-        raise UsageError(f"submission folder '{folder}' does not exist or is not a folder")
+    if not folder.is_dir():  # named as the student typed it (Path would turn C:/x into C:\x)
+        raise UsageError(f"submission folder '{path if path else folder}' does not exist or is not a folder")
     return folder.resolve()
 
 
@@ -70,6 +69,7 @@ def grade(
         graded_with_hidden=hidden,
         untouched_steps=files.unchanged_starters(submission, recorded),
     )
+    results.workers, results.confinement = outcome.workers, outcome.confinement
     results.integrity = integrity.scan(submission, recorded)
     if results.integrity:
         results.output += "\n\n" + text.integrity_lines(results.integrity)
@@ -82,7 +82,7 @@ def cmd_run(args) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(results.to_json(), indent=2) + "\n")
     with notices.inert_output():
-        print(notices.neutralize(text.run_summary(results)), flush=True)
+        print(notices.neutralize(text.run_summary(results, text.marks_for(sys.stdout))), flush=True)
     for line in notices.classroom_notices(results):
         print(line, flush=True)
     return 0
@@ -92,7 +92,7 @@ def cmd_check(args) -> int:
     submission = _submission(args.submission)
     step_ids = _step_ids(args.steps) if args.steps else [s.id for s in STEPS]
     results = grade(submission, include_hidden=False, steps=step_ids, limits=_limits(args))
-    print(notices.neutralize(text.check_text(results, step_ids)))
+    print(notices.neutralize(text.check_text(results, step_ids, text.marks_for(sys.stdout))))
     return 0 if results.checks and all(c.passed for c in results.checks) else 1
 
 
@@ -135,14 +135,13 @@ _VERB_MODULES = ("grading.github.post", "grading.instructor.release", "grading.i
 
 
 def main(argv: list[str] | None = None) -> int:
+    text.safe_console()  # a console that cannot print ✅ gets look-alikes, never a UnicodeEncodeError
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not hasattr(os, "fork") and args.func in (cmd_run, cmd_check):
-        # The sandbox forks a worker per step; Windows cannot fork.
-        print("error: grading runs on Linux or macOS; on Windows, use WSL or a GitHub Codespace", file=sys.stderr)
-        return 2
     try:
+        if args.func in (cmd_run, cmd_check):
+            worker_kind()  # GRADING_WORKERS, if set, must name a kind this platform can run
         return args.func(args)
-    except UsageError as error:
+    except (UsageError, WorkerKindError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

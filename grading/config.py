@@ -65,6 +65,7 @@ class Limits:
     memory_mb: int = 3072  # address space a worker may add, MiB
     output_bytes: int = 1_000_000  # worker stdout+stderr kept on disk
     judge_timeout: float = 900.0  # the whole judge process, seconds
+    start_timeout: float = 180.0  # a spawned worker importing torch before it can answer, seconds (not charged to the step)
 
     @classmethod
     def from_env(cls, **overrides) -> "Limits":
@@ -79,6 +80,30 @@ class Limits:
 
     def as_env(self) -> dict[str, str]:
         return {f"GRADING_{k.upper()}": str(v) for k, v in self.__dict__.items()}
+
+
+WORKER_KINDS = ("fork", "spawn")
+
+
+class WorkerKindError(ValueError):
+    """GRADING_WORKERS names a kind this platform cannot run."""
+
+
+def worker_kind(environ=None) -> str:
+    """How the judge starts a step's worker: ``fork`` (a copy of the judge,
+    milliseconds) on Linux; ``spawn`` (a fresh ``python`` that imports torch
+    itself, seconds) where fork is unavailable (Windows) or unsafe once torch
+    is loaded (macOS). ``GRADING_WORKERS=fork|spawn`` overrides the choice."""
+    import sys
+
+    wanted = (environ if environ is not None else os.environ).get("GRADING_WORKERS", "").strip().lower()
+    if not wanted:
+        return "fork" if sys.platform.startswith("linux") else "spawn"
+    if wanted not in WORKER_KINDS:
+        raise WorkerKindError(f"GRADING_WORKERS is {wanted!r}; it can be fork or spawn")
+    if wanted == "fork" and not hasattr(os, "fork"):
+        raise WorkerKindError("GRADING_WORKERS=fork: this platform cannot fork; use spawn (or leave it unset)")
+    return wanted
 
 
 def step_of(path: str | os.PathLike) -> Step | None:

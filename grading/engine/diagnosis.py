@@ -9,7 +9,6 @@ frame of the submission); in the judge, ``death_message`` and
 from __future__ import annotations
 
 import ast
-import os
 import signal
 import traceback
 from pathlib import Path
@@ -17,12 +16,25 @@ from pathlib import Path
 from ..config import Step
 
 _SIGNAL_NAMES = {
-    signal.SIGSEGV: "segmentation fault",
-    signal.SIGABRT: "aborted",
-    signal.SIGKILL: "killed, perhaps for using too much memory",
-    signal.SIGBUS: "bus error",
-    signal.SIGFPE: "floating-point exception",
-    signal.SIGILL: "illegal instruction",
+    getattr(signal, name): words
+    for name, words in (
+        ("SIGSEGV", "segmentation fault"),
+        ("SIGABRT", "aborted"),
+        ("SIGKILL", "killed, perhaps for using too much memory"),
+        ("SIGBUS", "bus error"),
+        ("SIGFPE", "floating-point exception"),
+        ("SIGILL", "illegal instruction"),
+    )
+    if hasattr(signal, name)  # Windows has no SIGKILL or SIGBUS
+}
+# How Windows reports the same crashes: the process's exit code is an NTSTATUS.
+_WINDOWS_CRASHES = {
+    0xC0000005: "segmentation fault",  # STATUS_ACCESS_VIOLATION
+    0xC00000FD: "stack overflow",  # STATUS_STACK_OVERFLOW
+    0xC0000409: "aborted",  # STATUS_STACK_BUFFER_OVERRUN, what abort() ends in
+    0xC000001D: "illegal instruction",
+    0xC0000094: "integer division by zero",
+    0xC0000017: "out of memory",  # STATUS_NO_MEMORY
 }
 
 
@@ -143,14 +155,23 @@ def describe_exception(exc: BaseException, submission: Path, step: Step, during_
     }
 
 
-def death_message(status: int | None, what: str, output_bytes: int) -> str:
-    """Why a worker ended, from its wait status; ``what`` names the step."""
-    if status is None:
+def death_message(returncode: int | None, what: str, output_bytes: int) -> str:
+    """Why a worker ended, from its return code as ``subprocess`` gives it
+    (negative: killed by that signal); ``what`` names the step."""
+    if returncode is None:
         return f"the process stopped answering while {what}"
-    if os.WIFSIGNALED(status):
-        sig = os.WTERMSIG(status)
-        if sig == signal.SIGXFSZ:
-            return f"the process printed more than {output_bytes // 1000} kB of output and was stopped while {what}"
+    if returncode < 0:
+        sig = -returncode
+        if sig == getattr(signal, "SIGXFSZ", None):
+            return output_cap_message(what, output_bytes)
         name = _SIGNAL_NAMES.get(sig) or (signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig))
         return f"the process crashed ({name}) while {what}"
-    return f"the process exited (code {os.WEXITSTATUS(status)}) while {what}"
+    if returncode & 0xFFFFFFFF in _WINDOWS_CRASHES:
+        return f"the process crashed ({_WINDOWS_CRASHES[returncode & 0xFFFFFFFF]}) while {what}"
+    return f"the process exited (code {returncode}) while {what}"
+
+
+def output_cap_message(what: str, output_bytes: int) -> str:
+    """For a worker stopped by the judge for printing too much (where the
+    kernel has no file-size limit to stop it)."""
+    return f"the process printed more than {output_bytes // 1000} kB of output and was stopped while {what}"

@@ -30,7 +30,10 @@ from ..config import GRADER_ROOT, JUDGE_INI, STEPS, Limits, step_of
 from . import reaping
 from .zygote import Zygote
 
-_ENV_KEPT = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TEMP", "TMP", "USER", "SYSTEMROOT", "GRADING_LANDLOCK")
+_ENV_KEPT = (
+    "PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TEMP", "TMP", "USER", "SYSTEMROOT", "GRADING_LANDLOCK",
+    "GRADING_WORKERS", "USERPROFILE", "LOCALAPPDATA", "APPDATA", "WINDIR", "COMSPEC", "PATHEXT",  # Windows' own, which Python and torch need
+)  # fmt: skip
 
 
 @dataclass
@@ -44,6 +47,8 @@ class JudgeRun:
     finished: bool = False
     exitstatus: int | None = None  # pytest's, as the judge reported it with its report
     loaded: list[str] = field(default_factory=list)  # heavy modules the judge had imported (plugin.HEAVY_MODULES)
+    workers: str = ""  # "fork" or "spawn", as the judge announced it
+    confinement: list[list[str]] = field(default_factory=list)  # what took effect, per worker (before any submission code)
     log: str = ""
 
     @property
@@ -65,6 +70,8 @@ class Outcome:
     duration: float
     log: str = ""
     loaded: list[str] = field(default_factory=list)  # heavy modules any judge imported
+    workers: str = ""  # how the workers were started: "fork" or "spawn"
+    confinement: list[str] = field(default_factory=list)  # the measures that confined every worker
 
 
 def test_files(include_hidden: bool, steps: list[str] | None = None) -> list[Path]:
@@ -77,6 +84,12 @@ def test_files(include_hidden: bool, steps: list[str] | None = None) -> list[Pat
             if (steps is None or step.id in steps) and (GRADER_ROOT / path).exists():
                 found.append(path)
     return found
+
+
+# judge.ini's signal method needs SIGALRM; Windows has none, so there a timer
+# thread ends a check that outlives its limit (and with it the judge, which
+# the relaunch below survives).
+_TIMEOUT_METHOD = () if hasattr(signal, "SIGALRM") else ("-o", "timeout_method=thread")
 
 
 def judge_environment(limits: Limits) -> dict[str, str]:
@@ -105,7 +118,7 @@ def judge_arguments(submission: Path, test_paths: list[Path], results_fd: int | 
         "--assert=plain", "-q", "--tb=short", "--color=no",
         "--json-report", "--json-report-file=none",
         "--json-report-omit", "collectors", "log", "streams", "warnings", "keywords",
-        "--timeout", f"{limits.test_timeout:g}", "--continue-on-collection-errors",
+        "--timeout", f"{limits.test_timeout:g}", *_TIMEOUT_METHOD, "--continue-on-collection-errors",
         "--submission", str(submission),
         "--results-fd", str(results_fd),
         "--skip-steps", ",".join(sorted(skip)),
@@ -117,6 +130,20 @@ def judge_command(submission: Path, test_paths: list[Path], results_fd: int, lim
     return [sys.executable, "-m", "pytest", *judge_arguments(submission, test_paths, results_fd, limits, skip)]
 
 
+def _passing(write_fd: int) -> tuple[int, dict]:
+    """What the judge is told to write to, and how Popen passes it: the file
+    descriptor on POSIX; on Windows, which passes no descriptors, the pipe's
+    handle, inherited alone."""
+    if os.name != "nt":
+        return write_fd, {"pass_fds": (write_fd,), "start_new_session": True}
+    import msvcrt
+
+    handle = msvcrt.get_osfhandle(write_fd)
+    os.set_handle_inheritable(handle, True)
+    info = subprocess.STARTUPINFO(lpAttributeList={"handle_list": [handle]})
+    return handle, {"startupinfo": info, "creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+
+
 def run_judge(submission: Path, test_paths: list[Path], limits: Limits, skip: set[str], zygote: Zygote | None = None) -> JudgeRun:
     """One judge process over ``test_paths``: a fresh ``python -m pytest``, or
     a judge forked from a warm ``zygote``; the same arguments either way."""
@@ -124,15 +151,15 @@ def run_judge(submission: Path, test_paths: list[Path], limits: Limits, skip: se
     run = JudgeRun()
     with tempfile.TemporaryFile() as log:
         if zygote is None:
+            results_fd, passing = _passing(write_fd)
             process = subprocess.Popen(
-                judge_command(submission, test_paths, write_fd, limits, skip),
+                judge_command(submission, test_paths, results_fd, limits, skip),
                 cwd=GRADER_ROOT,
                 env=judge_environment(limits),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                pass_fds=(write_fd,),
-                start_new_session=True,
+                **passing,
             )
         else:
             arguments = judge_arguments(submission, test_paths, "{results_fd}", limits, skip)
@@ -153,22 +180,31 @@ def run_judge(submission: Path, test_paths: list[Path], limits: Limits, skip: se
 
 
 def _lines_until(stream, deadline):
-    import select
-
     buffer = ""
     while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
+        try:
+            chunk = _read_until(stream.fileno(), deadline).decode("utf-8", "replace")
+        except (TimeoutError, OSError):
             return
-        ready, _, _ = select.select([stream], [], [], remaining)
-        if not ready:
-            return
-        chunk = os.read(stream.fileno(), 1 << 20).decode("utf-8", "replace")
         if not chunk:
             return
         buffer += chunk
         *lines, buffer = buffer.split("\n")
         yield from lines
+
+
+def _read_until(fd: int, deadline: float) -> bytes:
+    """Some bytes from the results pipe (b"" at its end); TimeoutError at the deadline."""
+    import select
+
+    from .protocol import SELECTABLE_PIPES, _in_thread
+
+    if not SELECTABLE_PIPES:  # Windows: wait for a helper thread's read instead
+        return _in_thread(lambda own: os.read(own, 1 << 20), fd, deadline)
+    remaining = deadline - time.monotonic()
+    if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+        raise TimeoutError
+    return os.read(fd, 1 << 20)
 
 
 def _take_event(run: JudgeRun, line: str):
@@ -187,6 +223,10 @@ def _take_event(run: JudgeRun, line: str):
         test = event.get("test")
         if isinstance(test, dict) and isinstance(test.get("nodeid"), str):
             run.streamed.append(test)
+    elif kind == "workers" and event.get("kind") in ("fork", "spawn"):
+        run.workers = event["kind"]
+    elif kind == "worker" and isinstance(event.get("confinement"), list):
+        run.confinement.append([str(name) for name in event["confinement"]])
     elif kind == "report":
         tests = event.get("report", {}).get("tests", [])
         run.tests = [t for t in tests if isinstance(t, dict) and isinstance(t.get("nodeid"), str)]
@@ -208,10 +248,14 @@ def _stop(process, deadline: float, reported_status: int | None = None, reap_str
             status = process.wait(timeout=max(1.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             status = None
-    try:
-        os.killpg(process.pid, signal.SIGKILL)  # the judge and any worker left in its session
-    except (ProcessLookupError, PermissionError):
-        pass
+    if os.name == "nt":  # no sessions to signal: end the judge's whole tree
+        subprocess.run(["taskkill", "/F", "/T", "/PID", str(process.pid)], capture_output=True, check=False)
+        process.kill()
+    else:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)  # the judge and any worker left in its session
+        except (ProcessLookupError, PermissionError):
+            pass
     process.wait()
     if reap_strays:
         reaping.kill_strays()  # orphans adopted because we are a subreaper
@@ -252,8 +296,10 @@ def judge(
     stopped: dict[str, str] = {}
     logs = []
     loaded: set[str] = set()
+    runs = []
     for _attempt in range(len(STEPS) + 1):
         run = run_judge(submission, test_paths, limits, set(stopped), zygote)
+        runs.append(run)
         logs.append(run.log)
         loaded.update(run.loaded)
         if not expected:
@@ -283,4 +329,7 @@ def judge(
                     "so the checks that had not run yet were not run",
                 )
             break
-    return Outcome(expected, list(tests.values()), stopped, time.monotonic() - started, "\n".join(logs), sorted(loaded))
+    confined = [names for r in runs for names in r.confinement]
+    everywhere = [name for name in confined[0] if all(name in names for names in confined)] if confined else []
+    workers = next((r.workers for r in runs if r.workers), "")
+    return Outcome(expected, list(tests.values()), stopped, time.monotonic() - started, "\n".join(logs), sorted(loaded), workers, everywhere)

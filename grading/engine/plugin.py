@@ -24,12 +24,12 @@ from pathlib import Path
 
 import pytest
 
-from ..config import STEPS_BY_ID, Limits, step_of
+from ..config import STEPS_BY_ID, Limits, step_of, worker_kind
 from .checks import CheckFailure
 from .prerequisites import preload_references
 from .protocol import SandboxError
 from .reaping import become_subreaper, kill_strays
-from .worker import Worker
+from .worker import Worker, spawn_interpreter, start_plan
 
 
 def pytest_addoption(parser):
@@ -43,10 +43,10 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "check(title, hint, weight, integration): a graded check")
     _make_process_private()
     become_subreaper()  # a worker's escaped children are ours to end, step by step
+    config._grading = Judge(config)  # before torch: spawned interpreters import theirs meanwhile
     import torch
 
     torch.set_num_threads(1)  # tiny models; and keeps the fork into workers simple
-    config._grading = Judge(config)
     config.pluginmanager.register(config._grading, "grading-judge")
 
 
@@ -55,7 +55,7 @@ def _make_process_private():
     worker cannot reopen the results stream (PR_SET_DUMPABLE = 0)."""
     try:
         ctypes.CDLL(None).prctl(4, 0)
-    except (OSError, AttributeError):
+    except (OSError, AttributeError, TypeError):  # not Linux
         pass
 
 
@@ -66,9 +66,20 @@ class Judge:
         self.submission = Path(option.submission or ".").resolve()
         self.limits = Limits.from_env()
         self.skip = {s for s in (option.skip_steps or "").split(",") if s}
-        self.stream = os.fdopen(option.results_fd, "w", buffering=1) if option.results_fd else None
+        fd = option.results_fd
+        if fd and os.name == "nt":  # Windows passes the pipe as a handle
+            import msvcrt
+
+            fd = msvcrt.open_osfhandle(fd, os.O_WRONLY)
+        self.stream = os.fdopen(fd, "w", buffering=1) if fd else None
         self.scratch = Path(tempfile.mkdtemp(prefix="grading-"))
         self.workers: dict[tuple[str, bool], Worker] = {}
+        self.kind = worker_kind()
+        self.test_modules: dict[str, tuple[str, ...]] = {}  # step -> the modules its probes come from
+        self.starts: dict[str, list[str]] = {}  # nodeid -> steps whose spawned worker to start before it
+        # Spawned interpreters for the first two steps, importing torch while this judge does.
+        steps = {step.id for step in map(step_of, config.args) if step} - self.skip
+        self.interpreters = [spawn_interpreter(self.scratch / f"worker-{n}.out") for n in range(min(2, len(steps)) * (self.kind == "spawn"))]
         self.partial: dict[str, dict] = {}
         self.report: dict | None = None
 
@@ -94,9 +105,30 @@ class Judge:
 
     def pytest_collection_finish(self, session):
         self.emit(event="collected", checks=[check_facts(item) for item in session.items])
+        self.emit(event="workers", kind=self.kind)
+        plan = [(it.nodeid, it.stash[STEP_KEY], getattr(getattr(it, "module", None), "__name__", "")) for it in session.items]
+        self.test_modules, starts = start_plan(plan)
+        if self.kind == "spawn":  # a fresh interpreter takes seconds: start each step's ahead of its checks
+            self.starts = starts
+            self.start_workers("")
 
     def pytest_runtest_logstart(self, nodeid, location):
         self.emit(event="start", nodeid=nodeid)
+
+    @pytest.hookimpl(tryfirst=True, hookwrapper=True)
+    def pytest_runtest_protocol(self, item, nextitem):
+        """Before the check's time limit starts (pytest-timeout's timer is
+        inside this wrapper): start the spawned workers planned here, and let
+        this check's own finish starting, which no submission code is part of."""
+        self.start_workers(item.nodeid)
+        uses = getattr(item, "fixturenames", ())
+        for own_stack, fixture in ((False, "student"), (True, "student_own_stack")):
+            if self.kind == "spawn" and fixture in uses and item.stash.get(STEP_KEY, ""):
+                try:
+                    self.worker(item.stash[STEP_KEY], own_stack).ready()
+                except SandboxError:
+                    pass  # the check's first call reports it
+        yield
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item, call):
@@ -145,12 +177,23 @@ class Judge:
         key = (step_id, own_stack)
         if key not in self.workers:
             preload_references(STEPS_BY_ID[step_id])
-            self.workers[key] = Worker(self.submission, STEPS_BY_ID[step_id], self.limits, self.scratch, own_stack)
+            self.workers[key] = Worker(self.submission, STEPS_BY_ID[step_id], self.limits, self.scratch, own_stack,
+                                       kind=self.kind, test_modules=self.test_modules.get(step_id, ()), on_ready=self.worker_ready)  # fmt: skip
         return self.workers[key]
+
+    def start_workers(self, nodeid: str):
+        for step_id in self.starts.pop(nodeid, ()):
+            self.worker(step_id).start(self.interpreters.pop(0) if self.interpreters else None)
+
+    def worker_ready(self, worker: Worker):
+        """A worker confined itself (before any submission code): what took effect is a fact of the run."""
+        self.emit(event="worker", step=worker.step.id, kind=worker.kind, confinement=worker.confinement)
 
     def close_workers(self, step_id: str | None = None):
         for key in [k for k in self.workers if step_id is None or k[0] == step_id]:
             self.workers.pop(key).close()
+        while step_id is None and self.interpreters:  # started, never needed
+            self.interpreters.pop().close()
 
 
 STEP_KEY = pytest.StashKey[str]()

@@ -6,6 +6,10 @@ as a pickle (the judge is trusted). Replies go worker → judge as
 ``torch.save`` bytes and are read with ``torch.load(weights_only=True)``, so
 a reply can only ever be tensors, numbers, strings, lists and dicts, never an
 object with code.
+
+The judge waits for a pipe with ``select`` where it works on pipes (POSIX);
+on Windows the blocking read or write runs in a helper thread that the judge
+waits for, and the worker is killed on a timeout, which ends that thread.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import io
 import os
 import select
 import struct
+import threading
 import time
 
 HEADER = struct.Struct(">Q")
@@ -58,7 +63,56 @@ class ReplyTooLarge(Exception):
     """A reply's header claimed more than ``MAX_REPLY`` bytes."""
 
 
+SELECTABLE_PIPES = os.name != "nt"  # select() takes pipes on POSIX only
+_WATCH_EVERY = 0.2  # seconds between a waiting judge's looks at the worker's output (``watch``)
+
+
+def binary_pipes(*fds: int):
+    """Windows translates newlines on descriptors in text mode: never on ours."""
+    if os.name == "nt":
+        import msvcrt
+
+        for fd in fds:
+            msvcrt.setmode(fd, os.O_BINARY)
+
+
+def _in_thread(job, fd: int, deadline: float, watch=None):
+    """Run the blocking ``job(fd)`` in a helper thread; return its result, or
+    raise its exception, or ``TimeoutError`` at the deadline. ``watch()`` is
+    called now and then meanwhile and may raise to stop waiting. The thread
+    works on its own duplicate of ``fd``: a thread left blocked after a
+    timeout (until the killed worker's end closes) can never touch a later
+    pipe that reuses the number."""
+    outcome: dict = {}
+    own = os.dup(fd)
+
+    def run():
+        try:
+            outcome["value"] = job(own)
+        except BaseException as exc:  # handed to the waiting judge
+            outcome["error"] = exc
+        finally:
+            os.close(own)
+
+    thread = threading.Thread(target=run, name="grading-pipe", daemon=True)
+    thread.start()
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError
+        thread.join(min(remaining, _WATCH_EVERY))
+        if not thread.is_alive():
+            break
+        if watch is not None:
+            watch()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")
+
+
 def write_message(fd: int, payload: bytes, deadline: float):
+    if not SELECTABLE_PIPES:
+        return _in_thread(lambda own: send_reply(own, payload), fd, deadline)
     data = memoryview(HEADER.pack(len(payload)) + payload)
     while data:
         remaining = deadline - time.monotonic()
@@ -89,7 +143,11 @@ def _read_exactly(fd: int, size: int, deadline: float | None) -> bytes:
     return b"".join(chunks)
 
 
-def read_message(fd: int, deadline: float | None, limit: int | None = None) -> bytes:
+def read_message(fd: int, deadline: float | None, limit: int | None = None, watch=None) -> bytes:
+    """One message; ``TimeoutError`` at ``deadline`` (None: wait forever).
+    ``watch()``, where given, is called while waiting and may raise."""
+    if deadline is not None and (watch is not None or not SELECTABLE_PIPES):
+        return _in_thread(lambda own: read_message(own, None, limit), fd, deadline, watch)
     (size,) = HEADER.unpack(_read_exactly(fd, HEADER.size, deadline))
     if limit is not None and size > limit:
         raise ReplyTooLarge(size)

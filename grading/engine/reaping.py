@@ -26,7 +26,7 @@ def become_subreaper() -> bool:
         import ctypes
 
         _ADOPTS_ORPHANS = ctypes.CDLL(None).prctl(36, 1) == 0
-    except (OSError, AttributeError):
+    except (OSError, AttributeError, TypeError):  # not Linux
         _ADOPTS_ORPHANS = False
     return _ADOPTS_ORPHANS
 

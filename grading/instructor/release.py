@@ -34,7 +34,7 @@ from .verify import ReleaseError, say, verify
 
 CLASSROOM_WORKFLOW = ".github/workflows/classroom.yml"
 STUDENT_README = "docs/student_readme.md"
-TEMPLATE_TOP = (".github", "README.md", "assignments", "grading", "requirements.txt", "tests")
+TEMPLATE_TOP = (".devcontainer", ".github", "README.md", "assignments", "grading", "requirements.txt", "tests")
 GRADER_TOP = ("README.md", "grading", "requirements.txt", "tests")
 TEMPLATE_ONLY = (CLASSROOM_WORKFLOW, ".devcontainer", "tests/conftest.py", "assignments")
 # The reference modules stand in for earlier steps when a step is graded; they

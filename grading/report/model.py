@@ -97,6 +97,8 @@ class Results:
     steps: list[StepResult]
     hidden_tests_used: bool = True
     integrity: list[dict] = field(default_factory=list)  # {kind, file, line, detail}; never deducted
+    workers: str = ""  # how the sandbox started each step's worker: "fork" or "spawn"
+    confinement: list[str] = field(default_factory=list)  # what confined every worker (grading.engine.confinement.APPLIED)
 
     @property
     def classroom_points(self) -> int:
@@ -129,6 +131,8 @@ class Results:
             "hidden_tests_used": self.hidden_tests_used,
             "classroom": {"points": self.classroom_points, "max_points": self.classroom_max},
             "integrity": list(self.integrity),
+            "workers": self.workers,
+            "confinement": list(self.confinement),
         }
 
     @classmethod
@@ -143,4 +147,6 @@ class Results:
             steps=[StepResult(**{k: v for k, v in s.items() if k in step_fields}) for s in data.get("steps", [])],
             hidden_tests_used=bool(data.get("hidden_tests_used", True)),
             integrity=[f for f in data.get("integrity") or [] if isinstance(f, dict)],
+            workers=str(data.get("workers") or ""),
+            confinement=[str(name) for name in data.get("confinement") or []],
         )

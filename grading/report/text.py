@@ -3,15 +3,79 @@
 ``check_text`` is what ``python -m grading check`` prints for a student;
 ``run_summary`` is the short account ``run`` prints in the log; ``points``
 is the one way points are written anywhere (text, markdown, gradebook).
+
+A console that cannot print the marks (a Windows console in cp1252, output
+redirected to a file in an old code page, ``PYTHONIOENCODING=ascii``) gets
+plain ones instead (``marks_for``), and ``safe_console`` makes any other
+character such a console lacks print as a look-alike or ``?``, never a crash.
 """
 
 from __future__ import annotations
+
+import codecs
+import sys
 
 from ..config import STEPS_BY_ID
 from .model import Results
 from .scoring import VISIBLE_ONLY
 
-STEP_MARKS = {"passed": "✅", "partial": "⚠️", "not_started": "⏳"}  # anything else: ❌
+MARKS = {"passed": "✅", "failed": "❌", "partial": "⚠️", "not_started": "⏳", "done": " 🎉"}
+PLAIN_MARKS = {"passed": "[PASS]", "failed": "[FAIL]", "partial": "[PART]", "not_started": "[TODO]", "done": ""}
+STEP_MARKS = {k: MARKS[k] for k in ("passed", "partial", "not_started")}  # anything else: ❌
+
+# What a console without the character prints instead (anything else: "?").
+_LOOK_ALIKES = {
+    "…": "...", "→": "->", "←": "<-", "·": "-", "—": "-", "–": "-", "≤": "<=", "≥": ">=", "≈": "~", "×": "x",
+    "‘": "'", "’": "'", "“": '"', "”": '"', "\u200b": " ",  # the zero-width space that keeps text from being a workflow command
+    "✅": "[PASS]", "❌": "[FAIL]", "⚠": "[PART]", "\ufe0f": "", "⏳": "[TODO]", "🎉": "",
+}  # fmt: skip
+_ERRORS = "grading-look-alike"
+
+
+def _look_alike(error: UnicodeEncodeError):
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    text = error.object[error.start : error.end]
+    out = []
+    for char in text:
+        substitute = _LOOK_ALIKES.get(char, "?")
+        try:
+            substitute.encode(error.encoding)
+        except (UnicodeEncodeError, LookupError):
+            substitute = "?"
+        out.append(substitute)
+    return "".join(out), error.end
+
+
+codecs.register_error(_ERRORS, _look_alike)
+
+
+def can_print(stream, text: str) -> bool:
+    """Whether ``stream`` can encode ``text`` (a stream without an encoding
+    is taken to be UTF-8)."""
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    try:
+        text.encode(encoding)
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
+
+
+def marks_for(stream=None) -> dict[str, str]:
+    """The emoji marks if ``stream`` (default: stdout) can print them, else plain ones."""
+    stream = stream if stream is not None else sys.stdout
+    return MARKS if can_print(stream, "".join(MARKS.values())) else PLAIN_MARKS
+
+
+def safe_console(*streams):
+    """Make ``streams`` (default: stdout and stderr) print a look-alike or
+    ``?`` for any character their encoding lacks, instead of raising."""
+    for stream in streams or (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure") and not can_print(stream, "".join(_LOOK_ALIKES)):
+            try:
+                stream.reconfigure(errors=_ERRORS)
+            except (ValueError, OSError):  # a stream that cannot change now
+                pass
 
 
 def points(value: float) -> str:
@@ -28,7 +92,7 @@ def score_line(results: Results) -> str:
     return line
 
 
-def check_text(results: Results, step_ids: list[str]) -> str:
+def check_text(results: Results, step_ids: list[str], marks: dict[str, str] = MARKS) -> str:
     """The ✅/❌ lines of each step's checks, each ❌ followed by its hint."""
     out = []
     total_passed = total = 0
@@ -38,9 +102,9 @@ def check_text(results: Results, step_ids: list[str]) -> str:
         out += [f"Running tests for Step {step.id}: {step.title}...", "", "Results:"]
         for c in checks:
             if c.passed:
-                out.append(f"✅ {c.title}")
+                out.append(f"{marks['passed']} {c.title}")
             else:
-                out.append(f"❌ {c.message}")
+                out.append(f"{marks['failed']} {c.message}")
                 if c.hint:
                     out.append(f"   Hint: {c.hint}")
         passed = sum(c.passed for c in checks)
@@ -52,16 +116,17 @@ def check_text(results: Results, step_ids: list[str]) -> str:
     else:
         summary = f"{total_passed}/{total} checks passed across {len(step_ids)} steps"
     if total and total_passed == total:
-        summary += ": all done! 🎉"
+        summary += f": all done!{marks['done']}"
     out.append(summary)
     return "\n".join(out)
 
 
-def run_summary(results: Results) -> str:
+def run_summary(results: Results, marks: dict[str, str] = MARKS) -> str:
     lines = [f"Score: {score_line(results)}", ""]
     for step in results.steps:
+        mark = marks.get(step.status) if step.status in STEP_MARKS else marks["failed"]
         lines.append(
-            f"{STEP_MARKS.get(step.status, '❌')} Step {step.id} {step.title}: {points(step.score)}/{points(step.max_score)}"
+            f"{mark} Step {step.id} {step.title}: {points(step.score)}/{points(step.max_score)}"
             f" ({step.checks_passed}/{step.checks} checks)"
         )
     if not results.hidden_tests_used:

@@ -70,7 +70,8 @@ def test_template_holds_exactly_what_students_need(released, source):
     assert sorted(p.name for p in template.iterdir()) == sorted(TEMPLATE_TOP)
     files = files_of(template)
     assert [f for f in files if f.startswith(".github/")] == [".github/workflows/classroom.yml"]
-    assert sorted({f.split("/")[1] for f in files if f.startswith("tests/")}) == ["__init__.py", "visible"]
+    assert sorted({f.split("/")[1] for f in files if f.startswith("tests/")}) == ["__init__.py", "conftest.py", "visible"]
+    assert files[".devcontainer/devcontainer.json"] == (source / ".devcontainer" / "devcontainer.json").read_bytes()
     assert not any(f.startswith(("solutions/", "benchmarks/", "docs/", ".ci/", "tests/hidden/", "tests/suite/")) for f in files)
     assert not any("__pycache__" in f or f.endswith(".pyc") for f in files)
     assert not any(f.startswith("grading/instructor/") for f in files), "the template ships the instructor tools"

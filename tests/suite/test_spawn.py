@@ -1,0 +1,253 @@
+"""Spawned workers give the same grades as forked ones, check by check.
+
+Windows and macOS start each step's worker as a fresh ``python`` (spawn);
+Linux forks it from the judge. ``GRADING_WORKERS=spawn`` makes Linux spawn
+too, so this module grades, in both kinds, and compares every check's score
+and status by name:
+
+* the solutions (100/100) and the starters (0);
+* the mutation catalogue, in the batches ``test_mutants`` grades (mutant k of
+  every step in one submission), each graded on its mutated steps;
+* the adversarial corpus (``test_adversarial``), every case, with its own
+  limits, planted files and environment.
+
+The fork side of the solutions is the session's ``solution_run``, and their
+spawn side a whole ``python -m grading run``; the rest is graded here, fork
+and spawn one after the other, by judges forked from the session's warm
+process (``warm_grader``), whose workers are forked or spawned as
+``GRADING_WORKERS`` says. A spawned worker imports torch (and, for the hidden
+checks, transformers) itself, so this module is one of the suite's slow ones.
+
+    pytest tests/suite/test_spawn.py -q
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from grading.config import GRADER_ROOT
+from grading.engine import judge as runner
+from tests.suite import test_adversarial as adversarial
+from tests.suite.mutation import make_submission as make_mutant
+from tests.suite.test_mutants import BATCHES, batch
+
+from .conftest import grading_cli
+
+
+def checks(results: dict) -> dict[tuple[str, str], tuple[float, str]]:
+    """Each check's (score, status), keyed by its name (and node id, which
+    keeps a visible and a hidden check of one title apart)."""
+    return {(t["name"], t["extra_data"]["nodeid"]): (t["score"], t["status"]) for t in results["tests"]}
+
+
+def assert_same_grades(forked: dict, spawned: dict, what: str):
+    a, b = checks(forked), checks(spawned)
+    assert a, f"{what}: no checks were graded"
+    assert sorted(a) == sorted(b), f"{what}: different checks: {sorted(set(a) ^ set(b))[:5]}"
+    differ = {name: {"fork": a[key], "spawn": b[key]} for key in a if a[key] != b[key] for name in [key[0]]}
+    assert not differ, f"{what}: {len(differ)} of {len(a)} checks graded differently: {dict(list(differ.items())[:5])}"
+    assert forked["score"] == spawned["score"], what
+    assert (forked["workers"], spawned["workers"]) == ("fork", "spawn"), what
+
+
+def graded(grader, monkeypatch, kind: str, folder, steps=None, limits=None, env: dict | None = None) -> dict:
+    """``folder`` graded with ``kind`` workers (and ``env`` set meanwhile)."""
+    with monkeypatch.context() as patch:
+        for key, value in {**(env or {}), "GRADING_WORKERS": kind}.items():
+            patch.setenv(key, value)
+        if (env or {}).get("GRADING_LANDLOCK") == "0":
+            # a judge killed and relaunched: the relaunch must not depend on others editing the tree meanwhile
+            patch.setattr(runner, "grader_files_state", lambda: {})
+        return grader(folder, steps, limits=limits)
+
+
+# -- the solutions and the starters ---------------------------------------------------------
+
+
+def test_solutions_full_marks_and_same_grades(solution_run, tmp_path):
+    run = grading_cli("run", "--submission", "solutions", json_path=tmp_path / "r.json", env={"GRADING_WORKERS": "spawn"})
+    assert run.returncode == 0, run.stderr[-2000:]
+    spawned = run.results
+    assert spawned["score"] == 100 and spawned["workers"] == "spawn"
+    assert "::notice title=Autograding complete::Points 100/100" in run.stdout
+    assert_same_grades(solution_run.results, spawned, "solutions")
+
+
+def test_starters_zero_and_same_grades(warm_grader, monkeypatch):
+    starters = GRADER_ROOT / "assignments"
+    forked = graded(warm_grader, monkeypatch, "fork", starters)
+    spawned = graded(warm_grader, monkeypatch, "spawn", starters)
+    assert spawned["score"] == 0 and all(t["status"] == "failed" for t in spawned["tests"])
+    assert_same_grades(forked, spawned, "starters")
+
+
+def test_results_say_how_workers_started_and_what_confined_them(solution_run):
+    from grading.engine.confinement import APPLIED
+
+    results = solution_run.results
+    assert results["workers"] == "fork"
+    assert results["confinement"] and set(results["confinement"]) <= set(APPLIED)
+    assert {"process-group", "only-its-pipes", "output-to-file", "output-cap", "memory-cap"} <= set(results["confinement"])
+
+
+# -- the mutation catalogue -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("k", range(BATCHES), ids=[f"batch-{k}" for k in range(BATCHES)])
+def test_mutant_batch_same_grades(warm_grader, tmp_path, monkeypatch, k):
+    mutants = batch(k)
+    submission = make_mutant(tmp_path / "sub", mutants)
+    steps = sorted(mutants)  # the other steps are the solutions', graded above
+    forked = graded(warm_grader, monkeypatch, "fork", submission, steps)
+    spawned = graded(warm_grader, monkeypatch, "spawn", submission, steps)
+    assert_same_grades(forked, spawned, f"batch {k} ({', '.join(f'{s}: {m.name}' for s, m in mutants.items())})")
+
+
+# -- the adversarial corpus -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", adversarial.CASES, ids=[adversarial._id(c) for c in adversarial.CASES])
+def test_hostile_submission_same_grades(case, warm_grader, tmp_path, monkeypatch):
+    if not adversarial._available((case.step, *case.others)):
+        pytest.skip("the steps this case needs have no tests or solution yet")
+    results = {}
+    for kind in ("fork", "spawn"):
+        folder = adversarial.make_submission(tmp_path / kind / "submission", case)
+        env = dict(case.env)
+        if case.planted:
+            env |= {k: v.format(submission=folder) for k, v in adversarial._PLANTED_ENV.items()}
+            if case.cli:
+                env = {k: v for k, v in env.items() if not k.startswith("PYTHON")}
+        if case.cli:
+            results[kind], stdout, stderr = adversarial._run_cli(folder, env | {"GRADING_WORKERS": kind}, tmp_path / kind)
+            adversarial.assert_only_grader_commands(stdout, stderr, results[kind])
+        else:
+            results[kind] = graded(warm_grader, monkeypatch, kind, folder, [case.step, *case.others], adversarial.LIMITS, env)
+    assert_same_grades(results["fork"], results["spawn"], adversarial._id(case))
+    adversarial._no_process_left()
+
+
+def test_an_unknown_worker_kind_is_one_clear_line():
+    run = grading_cli("check", "1", env={"GRADING_WORKERS": "thread"})
+    assert run.returncode == 2
+    assert run.stderr.strip() == "error: GRADING_WORKERS is 'thread'; it can be fork or spawn"
+
+
+# -- the parts, without a judge --------------------------------------------------------------
+
+
+def test_a_spawned_worker_is_confined_and_ready_before_any_submission_code(tmp_path):
+    """Started ahead and ready (torch, the test module, the references
+    imported), it has run none of the submission: its step is imported at
+    the first call, and that call's probe comes from the test module by name."""
+    from grading.config import STEPS_BY_ID, Limits
+    from grading.engine.probes import config_facts
+    from grading.engine.worker import Worker
+
+    submission = tmp_path / "sub"
+    submission.mkdir()
+    source = (GRADER_ROOT / "solutions" / "step_01.py").read_text()
+    (submission / "step_01.py").write_text("print('the submission was imported')\n" + source)
+    worker = Worker(submission, STEPS_BY_ID["01"], Limits(), tmp_path / "scratch", kind="spawn",
+                    test_modules=("tests.visible.test_step_01",))  # fmt: skip
+    try:
+        worker.start()
+        worker.ready()
+        assert "private-temp" in worker.confinement and "only-its-pipes" in worker.confinement
+        assert "the submission was imported" not in worker.output_path.read_text()
+        facts = worker.call(config_facts)
+        assert facts["values"]["vocab_size"] == 50257
+        assert "the submission was imported" in worker.output_path.read_text()
+    finally:
+        worker.close()
+
+
+def test_pipes_without_select_wait_in_a_thread(monkeypatch):
+    """Windows cannot select() on pipes: the judge's reads and writes then
+    wait for a helper thread, with the same deadlines and the same errors.
+    (After a timeout the worker is killed, which ends the thread: each case
+    here has its own pipe, closed at its end.)"""
+    import time
+
+    from grading.engine import protocol
+
+    monkeypatch.setattr(protocol, "SELECTABLE_PIPES", False)
+
+    def case(run):
+        read_fd, write_fd = os.pipe()
+        try:
+            run(read_fd, write_fd)
+        finally:
+            os.close(write_fd)
+            os.close(read_fd)
+
+    def round_trip(read_fd, write_fd):
+        protocol.write_message(write_fd, b"hello", time.monotonic() + 5)
+        assert protocol.read_message(read_fd, time.monotonic() + 5) == b"hello"
+
+    def times_out(read_fd, write_fd):
+        started = time.monotonic()
+        with pytest.raises(TimeoutError):
+            protocol.read_message(read_fd, time.monotonic() + 0.3)
+        assert time.monotonic() - started < 2
+
+    def watched(read_fd, write_fd):
+        def watch():
+            raise RuntimeError("the output grew too large")
+
+        with pytest.raises(RuntimeError):
+            protocol.read_message(read_fd, time.monotonic() + 5, watch=watch)
+
+    def too_large(read_fd, write_fd):
+        os.write(write_fd, protocol.HEADER.pack(1 << 40))
+        with pytest.raises(protocol.ReplyTooLarge):
+            protocol.read_message(read_fd, time.monotonic() + 5, protocol.MAX_REPLY)
+
+    for run in (round_trip, times_out, watched, too_large):
+        case(run)
+    read_fd, write_fd = os.pipe()
+    os.close(write_fd)  # the worker's end closed: the pipe ends
+    with pytest.raises(EOFError):
+        protocol.read_message(read_fd, time.monotonic() + 5)
+    os.close(read_fd)
+
+
+def test_start_plan_starts_each_step_one_step_ahead():
+    from grading.engine.worker import start_plan
+
+    items = [(f"tests/{kind}/test_step_{s}.py::t{i}", s, f"tests.{kind}.test_step_{s}") for s in ("01", "02", "05")
+             for kind in ("visible", "hidden") for i in range(2)]  # fmt: skip
+    modules, starts = start_plan(items)
+    assert modules["02"] == ("tests.hidden.test_step_02", "tests.visible.test_step_02")
+    assert starts == {"": ["01", "02"], "tests/visible/test_step_02.py::t0": ["05"]}
+    assert start_plan([]) == ({}, {})
+
+
+def test_death_messages_from_return_codes():
+    import signal
+
+    from grading.engine.diagnosis import death_message
+
+    what = "step 05 (step_05.py) was being checked"
+    assert death_message(-signal.SIGSEGV, what, 10**6) == f"the process crashed (segmentation fault) while {what}"
+    assert death_message(-signal.SIGXFSZ, what, 10**6) == f"the process printed more than 1000 kB of output and was stopped while {what}"
+    assert death_message(3, what, 10**6) == f"the process exited (code 3) while {what}"
+    assert death_message(0xC0000005, what, 10**6) == f"the process crashed (segmentation fault) while {what}"  # Windows
+    assert death_message(None, what, 10**6) == f"the process stopped answering while {what}"
+
+
+def test_worker_kind_defaults_and_overrides(monkeypatch):
+    import sys
+
+    from grading.config import WorkerKindError, worker_kind
+
+    assert worker_kind({}) == ("fork" if sys.platform.startswith("linux") else "spawn")
+    assert worker_kind({"GRADING_WORKERS": "Spawn "}) == "spawn"
+    assert worker_kind({"GRADING_WORKERS": "fork"}) == "fork"
+    with pytest.raises(WorkerKindError, match="fork or spawn"):
+        worker_kind({"GRADING_WORKERS": "thread"})
+    monkeypatch.delattr(os, "fork")
+    with pytest.raises(WorkerKindError, match="cannot fork"):
+        worker_kind({"GRADING_WORKERS": "fork"})
