@@ -40,7 +40,7 @@ class Worker:
     """One sandboxed process for one step of one submission.
 
     ``own_stack`` keeps the submission's own earlier steps instead of the
-    reference modules (for the labelled integration checks).
+    reference overlay (for a check's twin on the student's own steps).
     """
 
     def __init__(self, submission: Path, step: Step, limits: Limits, scratch: Path, own_stack=False):
