@@ -144,24 +144,26 @@ class Judge:
             return
         if self.outcomes.get(counterpart) == "passed":
             pytest.skip("passed on the grader's steps")
-        unready = self.unready_steps(item.stash[STEP_KEY])
+        ungraded, unready = self.unready_steps(item.stash[STEP_KEY])
         if unready:
-            entry = self.partial.setdefault(item.nodeid, {"nodeid": item.nodeid, "outcome": "skipped", "metadata": {}})
-            entry["metadata"]["unready_steps"] = unready
-            steps = f"step{'s' if len(unready) > 1 else ''} {', '.join(unready)}"
-            pytest.skip(f"not run on your own steps: {steps} did not pass all checks")
+            item.stash[UNREADY_KEY] = unready
+            pytest.skip(f"not run on your own steps: {_steps(unready)} did not pass all checks")
+        if ungraded:
+            pytest.skip(f"not run on your own steps: {_steps(ungraded)} not graded in this run")
 
-    def unready_steps(self, step_id: str) -> list[str]:
-        """The earlier steps that are not fully correct (or not graded) in this
-        run so far; a check passes if it passed on either foundation."""
-        unready = []
+    def unready_steps(self, step_id: str) -> tuple[list[str], list[str]]:
+        """The earlier steps not graded in this run, and those not fully
+        correct so far (a check passes if it passed on either foundation)."""
+        ungraded, unready = [], []
         for earlier in STEPS:
             if earlier.id >= step_id:
                 break
             checks = self.checks_of_step.get(earlier.id, [])
-            if not checks or not all(self.passed(nodeid) for nodeid in checks):
+            if not checks:
+                ungraded.append(earlier.id)
+            elif not all(self.passed(nodeid) for nodeid in checks):
                 unready.append(earlier.id)
-        return unready
+        return ungraded, unready
 
     def passed(self, nodeid: str) -> bool:
         twin = self.twin_of.get(nodeid)
@@ -194,7 +196,10 @@ class Judge:
 
     def pytest_json_runtest_metadata(self, item, call):
         if call.excinfo is not None and call.when in ("setup", "call"):
-            return feedback_for(call.excinfo)
+            info = feedback_for(call.excinfo)
+            if item.stash.get(UNREADY_KEY, None):  # a twin that could not run: which earlier steps held it back
+                info["unready_steps"] = item.stash[UNREADY_KEY]
+            return info
         return {}
 
     def pytest_json_modifyreport(self, json_report):
@@ -224,6 +229,7 @@ class Judge:
 
 STEP_KEY = pytest.StashKey[str]()
 TWIN_KEY = pytest.StashKey[str]()  # a twin's counterpart (nodeid); "" for every other check
+UNREADY_KEY = pytest.StashKey[list]()  # a skipped twin's earlier steps that are not fully correct
 GRADER, OWN = "grader", "own"  # the foundations: the grader's earlier steps, the student's own
 FOUNDATION_IDS = {GRADER: "grader-steps", OWN: "own-steps"}
 
@@ -247,6 +253,10 @@ def pytest_collection_modifyitems(config, items):
     result = yield
     config._grading.order_checks(config, items)
     return result
+
+
+def _steps(ids: list[str]) -> str:
+    return f"step{'s' if len(ids) > 1 else ''} {', '.join(ids)}"
 
 
 def foundation_of(item) -> str:
