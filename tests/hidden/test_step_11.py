@@ -57,13 +57,13 @@ def load_and_run(step, config_kwargs, state_dict, inputs, head_inputs):
     import torch
     from step_01 import GPT2Config
 
-    from grading.engine.probes import weights_fit
+    from grading.engine.probes import load_weights, weights_fit
 
     model = step.GPT2LMHeadModel(GPT2Config(**config_kwargs))
-    facts = weights_fit(model, state_dict)
+    facts = weights_fit(model, state_dict)  # as facts, for messages of this step's own
     if facts["no_parameters"] or facts["absent"] or facts["unfilled"] or facts["shapes"]:
         return facts
-    model.load_state_dict(state_dict, strict=False)  # what does not fit was refused above; own buffers stay
+    load_weights("GPT2LMHeadModel", model, state_dict)
     head, wte = model.lm_head.weight, model.transformer.wte.weight
     facts["same_parameter"] = head is wte
     facts["same_storage"] = head.data_ptr() == wte.data_ptr()
