@@ -34,6 +34,7 @@ import sys
 import threading
 import types
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 
 from ..config import STEPS, Limits, Step
@@ -56,6 +57,7 @@ def preload_references(before: Step):
         importlib.import_module("transformers.models.gpt2.modeling_gpt2")
 
 
+@cache
 def references_exist(before: Step) -> bool:
     """Whether the grader has reference modules for the steps before ``before``
     (the source repository and the grader bundle do; the template does not)."""
