@@ -267,7 +267,8 @@ def foundation_of(item) -> str:
 
 def _pair_key(item):
     """The same for a check and its twin: its function and case."""
-    return item.path, item.originalname, _case_id(item) if getattr(item, "callspec", None) is not None else ""
+    case = _case_id(item) if getattr(item, "callspec", None) is not None else ""
+    return item.path, item.originalname, case
 
 
 def _case_id(item) -> str:

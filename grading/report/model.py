@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field, fields
 #   crash, timeout   the worker died, or did not answer in time
 #   too_large        the worker's reply was over the size limit
 #   stopped          the check never ran (the judge was stopped in its step)
+#   skipped          the check skipped itself (the message says why)
 #   internal         the grader itself failed
 NOT_STARTED_KINDS = frozenset({"not_implemented", "missing_file"})
 _EXTRA = ("nodeid", "step", "title", "hint", "weight", "foundation", "message", "kind", "location", "output")
