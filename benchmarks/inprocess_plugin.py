@@ -4,9 +4,10 @@ run them, with the submission imported into the test process itself.
 Used by ``benchmarks/grading_speed.py`` for its baselines (c) and (d), never
 by the grader. The grader's tests need a ``student`` fixture (``grading.engine.plugin``
 gives one backed by a sandboxed worker); this plugin, registered after
-``grading.engine.plugin``, overrides ``student`` and ``student_own_stack`` with an
-object whose ``call(probe, *args)`` runs ``probe(step_module, *args)`` right
-here: no fork, no pipe, no limits. That is what a classic autograder does
+``grading.engine.plugin``, overrides ``student`` with an object whose
+``call(probe, *args)`` runs ``probe(step_module, *args)`` right here: no fork,
+no pipe, no limits, and the submission's own earlier steps (whichever
+``foundation`` the check is collected on). That is what a classic autograder does
 (a pytest run that imports the student's files), so the difference from (b)
 is the full cost of our sandbox and runner.
 """
@@ -38,10 +39,5 @@ def _student(request):
 
 
 @pytest.fixture(scope="module")
-def student(request):
-    return _student(request)
-
-
-@pytest.fixture(scope="module")
-def student_own_stack(request):
+def student(request, foundation):
     return _student(request)

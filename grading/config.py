@@ -1,8 +1,8 @@
 """The one place that holds the course's shape and the grader's limits.
 
-Every other module reads these values and never repeats them: the steps and
-their titles, how the 100 points split across steps, and the default time,
-memory and output limits of the sandbox. Tests declare only a relative
+Every other module reads these values and never repeats them: the steps, their
+titles and public API names, how the 100 points split across steps, and the
+default time, memory and output limits of the sandbox. Tests declare only a relative
 ``weight`` inside their step (see ``grading.checks.check``); a step's points
 are shared among its checks in proportion to those weights.
 """
@@ -19,6 +19,10 @@ class Step:
     id: str  # "01" … "12"
     title: str
     points: float
+    # The names of the step's public API (DESIGN's table). In a later step's
+    # worker these names come from the grader's reference; the file's other
+    # names stay the student's own (``grading.engine.prerequisites``).
+    api: tuple[str, ...] = ()
 
     @property
     def module(self) -> str:
@@ -30,18 +34,18 @@ class Step:
 
 
 STEPS: tuple[Step, ...] = (
-    Step("01", "Create Model Configuration", 4),
-    Step("02", "Implement Causal Masking", 6),
-    Step("03", "Implement Layer Normalization", 7),
-    Step("04", "Build the Feed-Forward Network", 7),
-    Step("05", "Add Token Embeddings", 5),
-    Step("06", "Add Position Embeddings", 5),
-    Step("07", "Build Multi-Head Attention", 14),
-    Step("08", "Add Residual Connections", 6),
-    Step("09", "Assemble the Transformer Block", 11),
-    Step("10", "Stack the Blocks into GPT2Model", 11),
-    Step("11", "Add the Language Model Head", 10),
-    Step("12", "Generate Text", 14),
+    Step("01", "Create Model Configuration", 4, ("GPT2Config",)),
+    Step("02", "Implement Causal Masking", 6, ("causal_mask",)),
+    Step("03", "Implement Layer Normalization", 7, ("LayerNorm",)),
+    Step("04", "Build the Feed-Forward Network", 7, ("GPT2MLP",)),
+    Step("05", "Add Token Embeddings", 5, ("GPT2Embeddings",)),
+    Step("06", "Add Position Embeddings", 5, ("GPT2PositionEmbeddings",)),
+    Step("07", "Build Multi-Head Attention", 14, ("GPT2MultiHeadAttention",)),
+    Step("08", "Add Residual Connections", 6, ("apply_residual_connection", "ResidualBlock")),
+    Step("09", "Assemble the Transformer Block", 11, ("GPT2Block",)),
+    Step("10", "Stack the Blocks into GPT2Model", 11, ("GPT2Model",)),
+    Step("11", "Add the Language Model Head", 10, ("GPT2LMHeadModel",)),
+    Step("12", "Generate Text", 14, ("generate_next_token", "generate_tokens")),
 )
 STEPS_BY_ID = {step.id: step for step in STEPS}
 MAX_SCORE = sum(step.points for step in STEPS)

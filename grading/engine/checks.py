@@ -29,11 +29,6 @@ def check(title: str, *, hint: str, weight: float = 1.0):
     return pytest.mark.check(title=title, hint=hint, weight=float(weight))
 
 
-def integration(title: str, *, hint: str):
-    """A labelled, unscored check that runs the student's own full stack."""
-    return pytest.mark.check(title=f"[integration] {title}", hint=hint, weight=0.0, integration=True)
-
-
 def expect(condition, message: str):
     if not condition:
         raise CheckFailure(message)

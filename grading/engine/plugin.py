@@ -3,10 +3,23 @@
 
 It gives tests the ``student`` fixture (a sandboxed ``Worker`` for the test's
 step, see ``grading.engine.worker``). It announces every collected check with
-its facts (title, hint, weight, visibility) before any worker exists, turns
-each check's outcome into metadata for pytest-json-report (the
+its facts (title, hint, weight, visibility, foundation) before any worker
+exists, turns each check's outcome into metadata for pytest-json-report (the
 student-facing message and its kind), and streams all of it to the file
 descriptor the runner passed in ``--results-fd``, which no worker holds.
+
+**Credit on either foundation.** Where the grader has reference modules (the
+source and the grader bundle), every check of a later step that uses
+``student`` is collected twice, through the module-scoped ``foundation``
+parameter: on the grader's steps (``[grader-steps]``, the worker overlays the
+earlier steps' API with the references) and on the student's own
+(``[own-steps]``, the twin, an own-stack worker). Steps run in order, and a
+twin runs only when its counterpart failed and every earlier step has passed
+all its checks so far in this run; otherwise it is skipped before any worker
+exists, so a correct submission pays nothing for it. Scoring
+(``grading.report.scoring``) merges each pair into one check that passes if
+either passed. In the student template there are no references, a step
+already runs on the student's own steps, and nothing is doubled.
 
 The judge imports no submission code: everything a submission does happens in
 workers.
@@ -24,9 +37,9 @@ from pathlib import Path
 
 import pytest
 
-from ..config import STEPS_BY_ID, Limits, step_of, worker_kind
+from ..config import STEPS, STEPS_BY_ID, Limits, step_of, worker_kind
 from .checks import CheckFailure
-from .prerequisites import preload_references
+from .prerequisites import preload_references, references_exist
 from .protocol import SandboxError
 from .reaping import become_subreaper, kill_strays
 from .worker import Worker, spawn_interpreter, start_plan
@@ -40,7 +53,7 @@ def pytest_addoption(parser):
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "check(title, hint, weight, integration): a graded check")
+    config.addinivalue_line("markers", "check(title, hint, weight): a graded check")
     _make_process_private()
     become_subreaper()  # a worker's escaped children are ours to end, step by step
     config._grading = Judge(config)  # before torch: spawned interpreters import theirs meanwhile
@@ -81,6 +94,9 @@ class Judge:
         steps = {step.id for step in map(step_of, config.args) if step} - self.skip
         self.interpreters = [spawn_interpreter(self.scratch / f"worker-{n}.out") for n in range(min(2, len(steps)) * (self.kind == "spawn"))]
         self.partial: dict[str, dict] = {}
+        self.outcomes: dict[str, str] = {}  # nodeid -> "passed", "failed", "skipped", "error"
+        self.twin_of: dict[str, str] = {}  # a check's nodeid -> its twin's (for checks that have one)
+        self.checks_of_step: dict[str, list[str]] = {}  # step id -> nodeids of its checks (no twins)
         self.report: dict | None = None
 
     # -- results stream --------------------------------------------------------
@@ -98,10 +114,31 @@ class Judge:
             step = step_of(item.path)
             item.stash[STEP_KEY] = step.id if step else ""
             (skipped if item.stash[STEP_KEY] in self.skip else kept).append(item)
-        kept.sort(key=lambda it: it.stash[STEP_KEY])  # stable: visible then hidden within a step
         if skipped:
             config.hook.pytest_deselected(items=skipped)
         items[:] = kept
+
+    def order_checks(self, config, items):
+        """Each step's checks together, in step order (visible then hidden, as
+        collected), and within a test file every twin after the checks on the
+        grader's steps, so a twin knows its counterpart's outcome and the
+        earlier steps' when it runs. Called after pytest's own reordering."""
+        files = {}
+        for item in items:
+            files.setdefault(item.path, len(files))
+        items.sort(key=lambda it: (it.stash[STEP_KEY], files[it.path], foundation_of(it) == OWN))
+        primaries = {_pair_key(it): it.nodeid for it in items if foundation_of(it) == GRADER}
+        orphans = [it for it in items if foundation_of(it) == OWN and _pair_key(it) not in primaries]
+        if orphans:  # a twin whose counterpart was deselected has nothing to stand in for
+            config.hook.pytest_deselected(items=orphans)
+            items[:] = [it for it in items if it not in orphans]
+        for item in items:
+            twin = foundation_of(item) == OWN
+            item.stash[TWIN_KEY] = primaries[_pair_key(item)] if twin else ""
+            if twin:
+                self.twin_of[item.stash[TWIN_KEY]] = item.nodeid
+            else:
+                self.checks_of_step.setdefault(item.stash[STEP_KEY], []).append(item.nodeid)
 
     def pytest_collection_finish(self, session):
         self.emit(event="collected", checks=[check_facts(item) for item in session.items])
@@ -121,14 +158,48 @@ class Judge:
         inside this wrapper): start the spawned workers planned here, and let
         this check's own finish starting, which no submission code is part of."""
         self.start_workers(item.nodeid)
-        uses = getattr(item, "fixturenames", ())
-        for own_stack, fixture in ((False, "student"), (True, "student_own_stack")):
-            if self.kind == "spawn" and fixture in uses and item.stash.get(STEP_KEY, ""):
-                try:
-                    self.worker(item.stash[STEP_KEY], own_stack).ready()
-                except SandboxError:
-                    pass  # the check's first call reports it
+        step_id = item.stash.get(STEP_KEY, "")
+        # A twin on the student's own steps is mostly skipped: its worker starts when it runs.
+        if self.kind == "spawn" and step_id and "student" in getattr(item, "fixturenames", ()) and foundation_of(item) != OWN:
+            try:
+                self.worker(step_id).ready()
+            except SandboxError:
+                pass  # the check's first call reports it
         yield
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item):
+        """Skip a twin, before its fixtures (and so any worker) exist, unless
+        it can change the grade: its counterpart failed and every earlier
+        step is fully correct so far."""
+        counterpart = item.stash.get(TWIN_KEY, "")
+        if not counterpart:
+            return
+        if self.outcomes.get(counterpart) == "passed":
+            pytest.skip("passed on the grader's steps")
+        ungraded, unready = self.unready_steps(item.stash[STEP_KEY])
+        if unready:
+            item.stash[UNREADY_KEY] = unready
+            pytest.skip(f"not run on your own steps: {_steps(unready)} did not pass all checks")
+        if ungraded:
+            pytest.skip(f"not run on your own steps: {_steps(ungraded)} not graded in this run")
+
+    def unready_steps(self, step_id: str) -> tuple[list[str], list[str]]:
+        """The earlier steps not graded in this run, and those not fully
+        correct so far (a check passes if it passed on either foundation)."""
+        ungraded, unready = [], []
+        for earlier in STEPS:
+            if earlier.id >= step_id:
+                break
+            checks = self.checks_of_step.get(earlier.id, [])
+            if not checks:
+                ungraded.append(earlier.id)
+            elif not all(self.passed(nodeid) for nodeid in checks):
+                unready.append(earlier.id)
+        return ungraded, unready
+
+    def passed(self, nodeid: str) -> bool:
+        twin = self.twin_of.get(nodeid)
+        return self.outcomes.get(nodeid) == "passed" or (twin is not None and self.outcomes.get(twin) == "passed")
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item, call):
@@ -145,6 +216,7 @@ class Judge:
         elif report.skipped:
             entry["outcome"] = "skipped"
         if report.when == "teardown":
+            self.outcomes[item.nodeid] = entry["outcome"]
             self.emit(event="result", test=self.partial.pop(item.nodeid))
 
     def pytest_runtest_teardown(self, item, nextitem):
@@ -156,7 +228,10 @@ class Judge:
 
     def pytest_json_runtest_metadata(self, item, call):
         if call.excinfo is not None and call.when in ("setup", "call"):
-            return feedback_for(call.excinfo)
+            info = feedback_for(call.excinfo)
+            if item.stash.get(UNREADY_KEY, None):  # a twin that could not run: which earlier steps held it back
+                info["unready_steps"] = item.stash[UNREADY_KEY]
+            return info
         return {}
 
     def pytest_json_modifyreport(self, json_report):
@@ -200,27 +275,81 @@ STEP_KEY = pytest.StashKey[str]()
 # Reported with the judge's last word, so a test can hold `check` to torch
 # alone: the visible checks never need transformers' seconds of import.
 HEAVY_MODULES = ("transformers",)
+TWIN_KEY = pytest.StashKey[str]()  # a twin's counterpart (nodeid); "" for every other check
+UNREADY_KEY = pytest.StashKey[list]()  # a skipped twin's earlier steps that are not fully correct
+GRADER, OWN = "grader", "own"  # the foundations: the grader's earlier steps, the student's own
+FOUNDATION_IDS = {GRADER: "grader-steps", OWN: "own-steps"}
+
+
+@pytest.hookimpl(trylast=True)  # after the checks' own parametrize, so the foundation's id comes last
+def pytest_generate_tests(metafunc):
+    """Collect every check of a later step that uses ``student`` on both
+    foundations (see the module docstring), where references exist."""
+    step = step_of(metafunc.definition.path)
+    if step is None or step.id == STEPS[0].id or "student" not in metafunc.fixturenames:
+        return
+    if references_exist(step):
+        metafunc.parametrize(
+            "foundation", [GRADER, OWN], ids=[FOUNDATION_IDS[GRADER], FOUNDATION_IDS[OWN]], indirect=True, scope="module"
+        )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_modifyitems(config, items):
+    """The judge orders the checks last, after pytest's own reordering."""
+    result = yield
+    config._grading.order_checks(config, items)
+    return result
+
+
+def _steps(ids: list[str]) -> str:
+    return f"step{'s' if len(ids) > 1 else ''} {', '.join(ids)}"
+
+
+def foundation_of(item) -> str:
+    """GRADER or OWN for a check collected on both foundations, else ""."""
+    params = getattr(item, "callspec", None)
+    return params.params.get("foundation", "") if params is not None else ""
+
+
+def _pair_key(item):
+    """The same for a check and its twin: its function and case."""
+    case = _case_id(item) if getattr(item, "callspec", None) is not None else ""
+    return item.path, item.originalname, case
+
+
+def _case_id(item) -> str:
+    """The check's parametrized case as students read it, without the foundation."""
+    case = item.callspec.id
+    foundation = foundation_of(item)
+    if foundation:
+        label = FOUNDATION_IDS[foundation]
+        case = "" if case == label else case.removesuffix("-" + label)
+    return case
 
 
 def check_facts(item) -> dict:
     """What a check is, fixed when it is collected: the scoring needs these
-    even for a check whose judge died before it reported."""
+    even for a check whose judge died before it reported. ``foundation`` is
+    GRADER or OWN for a check collected on both; a twin (OWN) names its
+    counterpart in ``twin_of``."""
     marker = item.get_closest_marker("check")
     info = dict(marker.kwargs) if marker else {"title": item.name, "hint": "", "weight": 0.0}
     params = getattr(item, "callspec", None)
     title = info["title"]
     if params is not None and "{" in title:  # e.g. "{name} is set correctly"
         title = title.format(**params.params)
-    elif params is not None:
-        title = f"{title} [{params.id}]"
+    elif params is not None and _case_id(item):
+        title = f"{title} [{_case_id(item)}]"
     return {
         "nodeid": item.nodeid,
         "step": item.stash.get(STEP_KEY, ""),
         "title": title,
         "hint": info.get("hint", ""),
         "weight": float(info.get("weight", 0.0)),
-        "integration": bool(info.get("integration")),
         "visibility": "hidden" if "hidden" in item.path.parts else "visible",
+        "foundation": foundation_of(item),
+        "twin_of": item.stash.get(TWIN_KEY, ""),
     }
 
 
@@ -236,6 +365,8 @@ def feedback_for(excinfo) -> dict:
         if error.output:
             info["output"] = error.output
         return info
+    if isinstance(error, pytest.skip.Exception):
+        return {"message": str(error.msg), "kind": "skipped"}
     if _raised_by_pytest_timeout(excinfo):
         return {"message": "the check took longer than its time limit", "kind": "timeout"}
     return {
@@ -254,15 +385,15 @@ def _judge(request) -> Judge:
 
 
 @pytest.fixture(scope="module")
-def student(request):
-    """The sandboxed worker for this module's step: ``student.call(probe, ...)``
-    runs ``probe(step_module, ...)`` inside it."""
-    step = step_of(request.path)
-    return _judge(request).worker(step.id)
+def foundation(request) -> str:
+    """Which earlier steps ``student`` runs on: GRADER (the references
+    overlaid, where they exist) or OWN (the student's own, for a twin)."""
+    return getattr(request, "param", GRADER)
 
 
 @pytest.fixture(scope="module")
-def student_own_stack(request):
-    """Like ``student``, but the earlier steps are the submission's own too."""
+def student(request, foundation):
+    """The sandboxed worker for this module's step: ``student.call(probe, ...)``
+    runs ``probe(step_module, ...)`` inside it."""
     step = step_of(request.path)
-    return _judge(request).worker(step.id, own_stack=True)
+    return _judge(request).worker(step.id, own_stack=foundation == OWN)

@@ -104,7 +104,7 @@ class Worker:
     """One sandboxed process for one step of one submission.
 
     ``own_stack`` keeps the submission's own earlier steps instead of the
-    reference modules (for the labelled integration checks). ``test_modules``
+    reference overlay (for a check's twin on the student's own steps). ``test_modules``
     name the modules whose probes the worker will be sent (a spawned worker
     imports them before any submission code). ``on_ready(worker)`` is called
     once the worker has confined itself; ``confinement`` then lists what took

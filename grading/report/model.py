@@ -21,9 +21,10 @@ from dataclasses import asdict, dataclass, field, fields
 #   crash, timeout   the worker died, or did not answer in time
 #   too_large        the worker's reply was over the size limit
 #   stopped          the check never ran (the judge was stopped in its step)
+#   skipped          the check skipped itself (the message says why)
 #   internal         the grader itself failed
 NOT_STARTED_KINDS = frozenset({"not_implemented", "missing_file"})
-_EXTRA = ("nodeid", "step", "title", "hint", "weight", "integration", "message", "kind", "location", "output")
+_EXTRA = ("nodeid", "step", "title", "hint", "weight", "foundation", "message", "kind", "location", "output")
 
 
 @dataclass
@@ -34,7 +35,11 @@ class CheckResult:
     hint: str = ""
     weight: float = 1.0
     visibility: str = "visible"  # or "hidden"
-    integration: bool = False  # runs the student's own earlier steps; worth no points
+    # Which earlier steps it was graded on: "grader" (the grader's reference
+    # steps; also tried on the student's own when those are all correct) or
+    # "own" (it passed on the student's own earlier steps only); "" for a
+    # check with no earlier steps to choose (step 01, the student template).
+    foundation: str = ""
     passed: bool = False
     message: str = ""  # why it failed, for the student
     kind: str = ""  # why it failed, as a fact (see above)

@@ -7,6 +7,14 @@ proportion to their weights. Every weight is fixed at collection, before any
 submission code runs, so a check that never reported (its judge died) counts
 as failed and keeps its share: a death can only turn passes into failures,
 never move points between checks.
+
+A check collected on both foundations (``grading.engine.plugin``) is one
+check: its twin on the student's own earlier steps (``twin_of``) adds no
+weight, and the check passes if either passed. When only the twin passed,
+the title says so ("passed on your own steps 01–10"); when the check failed
+because the student's code raised on the grader's steps and the twin could
+not run because an earlier step is not fully correct yet, the message says
+that too.
 """
 
 from __future__ import annotations
@@ -43,13 +51,38 @@ def check_result(facts: dict, outcome: dict | None, stopped_because: str | None)
         hint=facts.get("hint", ""),
         weight=float(facts.get("weight", 0.0)),
         visibility=facts.get("visibility", "visible"),
-        integration=bool(facts.get("integration")),
+        foundation=facts.get("foundation", ""),
         passed=passed,
         message=message,
         kind=kind,
         location=None if passed else meta.get("location"),
         output="" if passed else meta.get("output", ""),
     )
+
+
+def merge_twin(check: CheckResult, twin: dict | None):
+    """Fold a check's twin (its outcome on the student's own earlier steps,
+    None if it never reported) into the check itself."""
+    if check.passed or twin is None:
+        return
+    earlier = _earlier_steps(check.step)
+    if twin.get("outcome") == "passed":
+        check.passed, check.message, check.kind, check.location, check.output = True, "", "", None, ""
+        check.foundation = "own"
+        check.title = f"{check.title} (passed on your own {earlier})"
+        return
+    unready = twin.get("metadata", {}).get("unready_steps")
+    if unready and check.kind == "exception":
+        steps = f"step{'s' if len(unready) > 1 else ''} {', '.join(unready)}"
+        check.message += (
+            f". This check ran your code on the grader's {earlier}; it also runs on your own once each of them "
+            f"passes all its checks ({steps} not yet)"
+        )
+
+
+def _earlier_steps(step_id: str) -> str:
+    last = f"{int(step_id) - 1:02d}"
+    return "step 01" if last == "01" else f"steps 01–{last}"
 
 
 def _fallback_message(outcome: dict) -> str:
@@ -69,7 +102,15 @@ def build_results(
 ) -> Results:
     """``untouched_steps``: steps whose file is still the starter (⏳ not started)."""
     by_id = {o["nodeid"]: o for o in outcomes}
-    checks = [check_result(facts, by_id.get(facts["nodeid"]), stopped_steps.get(facts["step"])) for facts in collected]
+    twin_of = {facts["twin_of"]: facts["nodeid"] for facts in collected if facts.get("twin_of")}
+    checks = []
+    for facts in collected:
+        if facts.get("twin_of"):
+            continue  # folded into its counterpart
+        check = check_result(facts, by_id.get(facts["nodeid"]), stopped_steps.get(facts["step"]))
+        if facts["nodeid"] in twin_of:
+            merge_twin(check, by_id.get(twin_of[facts["nodeid"]]))
+        checks.append(check)
 
     steps = []
     for step in STEPS:

@@ -191,3 +191,98 @@ def test_visible_checks_never_import_transformers():
     assert outcome.loaded == [], f"a visible-only judge imported {outcome.loaded}"
     hidden = runner.judge(runner.GRADER_ROOT / "solutions", include_hidden=True, steps=["04"], limits=Limits())
     assert hidden.loaded == ["transformers"], "the guard sees nothing: the hidden checks do import transformers"
+
+
+def test_a_check_and_its_twin_are_one_check():
+    """A twin (the check on the student's own earlier steps) adds no weight;
+    the check passes if either passed, and says so when only the twin did."""
+    from grading.report import scoring
+
+    def facts(name, weight, foundation="", twin_of=""):
+        return {"nodeid": f"tests/hidden/test_step_11.py::{name}", "step": "11", "title": name.split("[")[0],
+                "weight": weight, "foundation": foundation, "twin_of": twin_of}  # fmt: skip
+
+    collected = [
+        facts("a[grader-steps]", 1.0, "grader"),
+        facts("a[own-steps]", 1.0, "own", "tests/hidden/test_step_11.py::a[grader-steps]"),
+        facts("b[grader-steps]", 1.0, "grader"),
+        facts("b[own-steps]", 1.0, "own", "tests/hidden/test_step_11.py::b[grader-steps]"),
+        facts("c", 2.0),
+    ]
+    raised = {"message": "AttributeError: 'GPT2Model' object has no attribute 'drop' (step_11.py, line 23)", "kind": "exception"}
+    outcomes = [
+        {"nodeid": collected[0]["nodeid"], "outcome": "failed", "metadata": raised},
+        {"nodeid": collected[1]["nodeid"], "outcome": "passed", "metadata": {}},
+        {"nodeid": collected[2]["nodeid"], "outcome": "failed", "metadata": raised},
+        {"nodeid": collected[3]["nodeid"], "outcome": "skipped", "metadata": {"kind": "skipped", "unready_steps": ["07"]}},
+        {"nodeid": collected[4]["nodeid"], "outcome": "passed", "metadata": {}},
+    ]
+    results = scoring.build_results(collected, outcomes, stopped_steps={}, duration=0.0, graded_with_hidden=True)
+    a, b, c = results.checks_of("11")
+    assert [check.max_score for check in (a, b, c)] == [2.5, 2.5, 5.0]
+    assert a.passed and a.foundation == "own" and a.title == "a (passed on your own steps 01–10)"
+    assert not b.passed and b.foundation == "grader" and "step 07 not yet" in b.message
+    assert c.passed and c.foundation == ""
+    assert results.steps[10].score == 7.5 and results.steps[10].checks == 3
+
+    # a twin that never reported (its judge died) changes nothing; neither does one of a passed check
+    results = scoring.build_results(collected, outcomes[:1] + outcomes[4:], stopped_steps={}, duration=0.0, graded_with_hidden=True)
+    assert [check.passed for check in results.checks_of("11")] == [False, False, True]
+
+
+OVERLAY_SCRIPT = r"""
+import importlib, json, sys
+sys.path.insert(0, sys.argv[1])
+from grading.config import STEPS_BY_ID
+from grading.engine import prerequisites
+prerequisites.install_reference_steps(STEPS_BY_ID["09"])
+out = {}
+import step_01
+from step_01 import GPT2Config, make_config
+out["api"] = GPT2Config.__module__
+out["helper"] = type(make_config(n_embd=8)).__module__  # the helper builds the reference class
+from step_04 import WIDTH
+out["nested"] = WIDTH
+for step in ("step_05", "step_06", "step_03"):
+    try:
+        getattr(importlib.import_module(step), "helper")  # the module itself imports: it is the overlay
+    except ImportError as error:
+        out[step] = str(error)
+from step_05 import GPT2Embeddings
+out["api_of_broken"] = GPT2Embeddings.__module__
+try:
+    from step_02 import no_such_name
+except ImportError as error:
+    out["absent"] = type(error).__name__
+print(json.dumps(out))
+"""
+
+
+def test_overlay_gives_the_api_of_the_reference_and_the_rest_of_the_students_file(tmp_path):
+    """In a worker, `from step_01 import make_config` finds the student's helper
+    (which then builds the reference GPT2Config); a broken or hanging earlier
+    file turns into an ImportError naming it, and its API still works."""
+    import subprocess
+    import sys
+
+    (tmp_path / "step_01.py").write_text(
+        "from dataclasses import dataclass\n@dataclass\nclass GPT2Config:\n    n_embd: int = 1\n"
+        "def make_config(**kw):\n    return GPT2Config(**kw)\n"
+    )
+    (tmp_path / "step_02.py").write_text("def causal_mask(*a, **k):\n    return None\n")
+    (tmp_path / "step_04.py").write_text("from step_01 import make_config\nWIDTH = 4 * make_config().n_embd\n")
+    (tmp_path / "step_05.py").write_text("raise RuntimeError('not today')\n")
+    (tmp_path / "step_06.py").write_text("while True:\n    pass\n")
+    run = subprocess.run(
+        [sys.executable, "-c", OVERLAY_SCRIPT, str(tmp_path)],
+        cwd=runner.GRADER_ROOT, capture_output=True, text=True, timeout=120, env={**os.environ, "GRADING_CALL_TIMEOUT": "2"},
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    assert out["api"] == out["helper"] == "grading.reference.step_01"
+    assert out["nested"] == 4 * 768  # step_04's own module saw step 01 overlaid
+    assert "step_05.py" in out["step_05"] and "RuntimeError: not today" in out["step_05"] and "line 1" in out["step_05"]
+    assert "step_06.py did not finish importing within 1 s" in out["step_06"]
+    assert "step_03.py was not found" in out["step_03"]
+    assert out["api_of_broken"] == "grading.reference.step_05"
+    assert out["absent"] == "ImportError"

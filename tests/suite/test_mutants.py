@@ -1,13 +1,16 @@
 """The mutation catalogue proves the step checks can fail: every catalogued
-mistake (tests/suite/mutants/step_NN.py) must lose points in its own step.
+mistake (tests/suite/mutants/step_NN.py) must lose points in its own step,
+and may cost any other step at most a fifth of its points.
 
-Grading is per step and isolated (each step's worker imports only that step's
-file; earlier steps are reference modules), so mistakes in *different* steps
-cannot affect each other's scores. That lets one grading run carry one
-mutant of every step at once: batch k holds mutant k of each step. In each
-batch, every mutated step must lose points and every untouched step must
-keep exactly its honest score, which is the "no earlier step" guarantee. The
-single-mistake runs at the end check the isolation itself.
+Grading is per step and isolated: in a step's worker the earlier steps' API
+is the grader's reference, and a check is tried on the student's own earlier
+steps (its twin) only when every one of them passed all its checks, which a
+caught mistake never does. So mistakes in *different* steps cannot affect
+each other's scores, and one grading run can carry one mutant of every step
+at once: batch k holds mutant k of each step. In each batch, every mutated
+step must lose points and every untouched step must keep exactly its honest
+score, which is the "no earlier step" guarantee. The single-mistake runs at
+the end measure the collateral itself, for the steps most others build on.
 """
 
 from __future__ import annotations
@@ -72,16 +75,18 @@ def test_equivalent_mutants_keep_full_marks(tmp_path, honest_scores, warm_grader
     assert step_scores(warm_grader(submission)) == honest_scores, {s: m.name for s, m in edits.items()}
 
 
-@pytest.mark.parametrize("step", ["03", "07"])
-def test_a_single_mistake_costs_only_its_own_step(tmp_path, honest_scores, warm_grader, step):
+COLLATERAL = 0.2  # the share of another step's points one mistake may cost at most
+
+
+@pytest.mark.parametrize("step", ["01", "03", "07", "10"])
+def test_a_single_mistake_costs_other_steps_at_most_a_fifth(tmp_path, honest_scores, warm_grader, step):
     if not MUTANTS.get(step):
         pytest.skip(f"step {step} has no catalogued mutants yet")
     submission = make_submission(tmp_path / "sub", {step: MUTANTS[step][0]})
     results = warm_grader(submission)
     scores = step_scores(results)
     assert scores[step] < honest_scores[step]
-    assert {s: v for s, v in scores.items() if s != step} == {s: v for s, v in honest_scores.items() if s != step}
-    for test in results["tests"]:
-        extra = test["extra_data"]
-        if extra["step"] != step and test["status"] == "failed":
-            assert extra["integration"], f"only labelled integration checks may fail elsewhere: {test['name']}"
+    lost = {s: (honest_scores[s] - v) / STEPS_BY_ID[s].points for s, v in scores.items() if s != step}
+    too_much = {s: f"{share:.0%}" for s, share in lost.items() if share > COLLATERAL}
+    assert not too_much, f"{MUTANTS[step][0].name!r} in step {step} costs other steps too much: {too_much}"
+    assert max(lost.values()) == 0, f"a mistake in step {step} changed other steps' scores: {lost}"

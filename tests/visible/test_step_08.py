@@ -65,13 +65,16 @@ def block_outputs(step, block_cases):
     inputs, and the pre-norm sum ``block(x, block.ln(x) @ w)``."""
     import torch
 
+    from grading.engine.probes import load_weights
+
     forwards, prenorms, changed = [], [], []
     for dim, eps, ln_state, x, sub, w in block_cases:
         block = step.ResidualBlock(dim) if eps is None else step.ResidualBlock(dim, eps=eps)
         if not isinstance(getattr(block, "ln", None), torch.nn.Module):
             return {"missing": "ResidualBlock has no pre-norm module ln yet (TODO 2)"}
-        if ln_state is not None:
-            block.ln.load_state_dict(ln_state)
+        problem = load_weights("ResidualBlock's ln", block.ln, ln_state, empty="it needs weight and bias") if ln_state else ""
+        if problem:
+            return {"missing": problem}
         with torch.no_grad():
             x_in, sub_in = x.clone(), sub.clone()
             forwards.append(block(x_in, sub_in))

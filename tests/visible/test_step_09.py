@@ -58,6 +58,8 @@ def block_structure(step, config_kwargs):
     import torch
     from step_01 import GPT2Config
 
+    from grading.engine.probes import saved_weights
+
     cls = getattr(step, "GPT2Block", None)
     if not isinstance(cls, type):
         return {"exists": False}
@@ -70,25 +72,28 @@ def block_structure(step, config_kwargs):
         "is_module": True,
         "children": {name: None if child is None else type(child).__name__ for name, child in children.items()},
         "modules": {name: isinstance(child, torch.nn.Module) for name, child in children.items()},
-        "state_dict": {name: list(value.shape) for name, value in block.state_dict().items()},
+        "state_dict": saved_weights(block),
     }
 
 
+
 def block_outputs(step, runs):
-    """Runs the submission's GPT2Block as it builds it, once per run: a dict
-    with ``config`` (GPT2Config keywords), ``state_dict`` and ``inputs``.
+    """Runs the submission's GPT2Block as it builds it (on the earlier steps
+    the worker gives it), once per run: a dict with ``config`` (GPT2Config
+    keywords), ``state_dict`` and ``inputs``.
     Returns ``{"outputs": [[out, ...], ...], "changed": [[bool, ...], ...]}``
     (``changed``: forward modified its input) or ``{"missing": message}``."""
     import torch
     from step_01 import GPT2Config
 
+    from grading.engine.probes import load_weights
+
     outputs, changed = [], []
     for run in runs:
         block = step.GPT2Block(GPT2Config(**run["config"]))
-        mismatch = state_dict_mismatch("GPT2Block", block, run["state_dict"])
-        if mismatch:
-            return {"missing": mismatch}
-        block.load_state_dict(run["state_dict"])
+        problem = load_weights("GPT2Block", block, run["state_dict"])
+        if problem:
+            return {"missing": problem}
         block.eval()
         outs, flags = [], []
         with torch.no_grad():
@@ -99,31 +104,6 @@ def block_outputs(step, runs):
         outputs.append(outs)
         changed.append(flags)
     return {"outputs": outputs, "changed": changed}
-
-
-def state_dict_mismatch(name, module, state_dict) -> str:
-    """Why ``state_dict`` cannot be loaded into ``module`` (empty when it can)."""
-    import torch
-
-    if not isinstance(module, torch.nn.Module):
-        return f"{name} is not an nn.Module: it should subclass nn.Module"
-    have = {key: tuple(value.shape) for key, value in module.state_dict().items()}
-    want = {key: tuple(value.shape) for key, value in state_dict.items()}
-    if not have:
-        return f"{name} has no parameters yet: create its submodules in __init__"
-    missing = sorted(set(want) - set(have))
-    extra = sorted(set(have) - set(want))
-    wrong = {key: (have[key], want[key]) for key in want if key in have and have[key] != want[key]}
-    if missing or extra or wrong:
-        parts = []
-        if missing:
-            parts.append(f"it has no {', '.join(missing[:4])}{' …' if len(missing) > 4 else ''}")
-        if extra:
-            parts.append(f"it also holds {', '.join(extra[:4])}{' …' if len(extra) > 4 else ''}")
-        for key, (got, expected) in list(wrong.items())[:2]:
-            parts.append(f"{key} has shape {got} instead of {expected}")
-        return f"GPT-2's weights cannot be loaded into your {name}: " + "; ".join(parts)
-    return ""
 
 
 def _result(result):

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from grading.engine.checks import assert_close, check, expect, fail
-from tests.visible.test_step_09 import C_PROJ, block_shapes, random_block_state, state_dict_mismatch
+from tests.visible.test_step_09 import C_PROJ, block_shapes, random_block_state
 
 CONFIG = {"vocab_size": 11, "n_positions": 8, "n_embd": 16, "n_layer": 2, "n_head": 2, "n_inner": 48}
 V, P, C, L = CONFIG["vocab_size"], CONFIG["n_positions"], CONFIG["n_embd"], CONFIG["n_layer"]
@@ -32,6 +32,8 @@ def model_structure(step, config_kwargs):
     import torch
     from step_01 import GPT2Config
 
+    from grading.engine.probes import saved_weights
+
     cls = getattr(step, "GPT2Model", None)
     if not isinstance(cls, type):
         return {"exists": False}
@@ -52,25 +54,26 @@ def model_structure(step, config_kwargs):
         "ln_f_module": isinstance(children["ln_f"], torch.nn.Module),
         "h_registered": isinstance(h, torch.nn.Module),
         "blocks": blocks,
-        "state_dict": {name: list(value.shape) for name, value in model.state_dict().items()},
+        "state_dict": saved_weights(model),
     }
 
 
 def model_outputs(step, runs):
-    """Runs the submission's GPT2Model as it builds it, once per run: a dict
-    with ``config`` (GPT2Config keywords), ``state_dict`` and ``inputs``
-    (token ids). Returns ``{"outputs": [[out, ...], ...]}`` or
+    """Runs the submission's GPT2Model as it builds it (on the earlier steps
+    the worker gives it), once per run: a dict with ``config`` (GPT2Config
+    keywords), ``state_dict`` and ``inputs`` (token ids). Returns ``{"outputs": [[out, ...], ...]}`` or
     ``{"missing": message}`` when the weights do not fit."""
     import torch
     from step_01 import GPT2Config
 
+    from grading.engine.probes import load_weights
+
     outputs = []
     for run in runs:
         model = step.GPT2Model(GPT2Config(**run["config"]))
-        mismatch = state_dict_mismatch("GPT2Model", model, run["state_dict"])
-        if mismatch:
-            return {"missing": mismatch}
-        model.load_state_dict(run["state_dict"])
+        problem = load_weights("GPT2Model", model, run["state_dict"])
+        if problem:
+            return {"missing": problem}
         model.eval()
         with torch.no_grad():
             outputs.append([model(ids) for ids in run["inputs"]])
