@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -29,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.grading_speed import IMPORT_FLOOR, measure  # noqa: E402
+from grading.instructor.gradebook import json_path_for, load_entries  # noqa: E402
 
 IMPORT_TORCH = [sys.executable, "-c", "import torch"]
 GRADING = [sys.executable, "-m", "grading"]
@@ -61,30 +63,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
 
+    print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     torch_floor = best("import torch", IMPORT_TORCH, args.repeat)
+    print(f"import torch:            {torch_floor.seconds:6.2f} s", flush=True)
     check = best("check 7", [*GRADING, "check", "7", "--submission", "solutions"], args.repeat)
+    print(f"check 7 (finished step): {check.seconds:6.2f} s   check / import torch = {check.seconds / torch_floor.seconds:.2f}  (target <= 1.5)", flush=True)
     floor = best("import floor", IMPORT_FLOOR, args.repeat)
+    print(f"import floor:            {floor.seconds:6.2f} s   (torch + transformers' GPT-2)", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         lone = Path(tmp) / "lone.json"
         run = best("run", [*GRADING, "run", "--submission", "solutions", "--json", str(lone)], args.repeat)
+        print(f"run (solutions):         {run.seconds:6.2f} s   run / import floor = {run.seconds / floor.seconds:.2f}  (target <= 1.2)", flush=True)
         classroom = make_classroom(Path(tmp) / "classroom", args.clones)
         book = Path(tmp) / "gradebook.csv"
         regrade = measure("regrade", [*GRADING, "regrade", str(classroom), "--jobs", str(args.jobs), "--fresh", "--out", str(book)])
         assert regrade.returncode == 0, "the regrade failed"
+        rate = 60 * args.clones / regrade.seconds
+        print(f"regrade --jobs {args.jobs} of {args.clones} clones: {regrade.seconds:6.2f} s   {rate:.1f} repositories/min  (target >= 60)")
+        print(f"regrade peak memory:     {regrade.pss_kb / 1024:6.0f} MB PSS ({regrade.rss_kb / 1024:.0f} MB RSS)  (target < 2048 MB)", flush=True)
         expected = {t["name"]: (t["score"], t["status"]) for t in json.loads(lone.read_text())["tests"]}
-        entries = json.loads(book.with_suffix(".json").read_text())["entries"]
-        same = all({t["name"]: (t["score"], t["status"]) for t in e["results"]["tests"]} == expected for e in entries)
+        entries = load_entries(json_path_for(book))
+        same = len(entries) == args.clones and all(
+            {t["name"]: (t["score"], t["status"]) for t in e["results"]["tests"]} == expected for e in entries
+        )
         with open(book, newline="") as fh:
             totals = sorted({row["total"] for row in csv.DictReader(fh)})
 
-    print(f"import torch:            {torch_floor.seconds:6.2f} s")
-    print(f"check 7 (finished step): {check.seconds:6.2f} s   check / import torch = {check.seconds / torch_floor.seconds:.2f}  (target <= 1.5)")
-    print(f"import floor:            {floor.seconds:6.2f} s   (torch + transformers' GPT-2)")
-    print(f"run (solutions):         {run.seconds:6.2f} s   run / import floor = {run.seconds / floor.seconds:.2f}  (target <= 1.2)")
-    rate = 60 * args.clones / regrade.seconds
-    print(f"regrade --jobs {args.jobs} of {args.clones} clones: {regrade.seconds:6.2f} s   {rate:.1f} repositories/min  (target >= 60)")
-    print(f"regrade peak memory:     {regrade.pss_kb / 1024:6.0f} MB PSS ({regrade.rss_kb / 1024:.0f} MB RSS)  (target < 2048 MB)")
-    print(f"regrade grades identical to a lone run, check by check: {same} (totals {', '.join(totals)})")
+    print(f"regrade grades identical to a lone run, check by check: {same} ({len(entries)} repositories; totals {', '.join(totals)})")
     return 0 if same else 1
 
 

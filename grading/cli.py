@@ -21,7 +21,7 @@ from pathlib import Path
 
 from . import files, integrity
 from .config import DEFAULT_SUBMISSION, STEPS, STEPS_BY_ID, Limits, WorkerKindError, worker_kind
-from .engine import judge
+from .engine import confinement, judge
 from .engine.zygote import Zygote
 from .report import notices, scoring, text
 from .report.model import Results
@@ -69,10 +69,13 @@ def grade(
         graded_with_hidden=hidden,
         untouched_steps=files.unchanged_starters(submission, recorded),
     )
-    results.workers, results.confinement = outcome.workers, outcome.confinement
-    results.integrity = integrity.scan(submission, recorded)
+    results.workers = outcome.workers
+    results.confinement = confinement.summary(outcome.confinement) if outcome.confinement else {}  # {}: no worker ran
+    results.integrity = integrity.scan(submission, recorded) + outcome.integrity  # static, then what the workers' audit saw
     if results.integrity:
         results.output += "\n\n" + text.integrity_lines(results.integrity)
+    if confinement.unconfined(results.confinement):
+        results.output += "\n\n" + confinement.unconfined(results.confinement)
     return results
 
 
@@ -83,6 +86,8 @@ def cmd_run(args) -> int:
         Path(args.json).write_text(json.dumps(results.to_json(), indent=2) + "\n")
     with notices.inert_output():
         print(notices.neutralize(text.run_summary(results, text.marks_for(sys.stdout))), flush=True)
+        if confinement.unconfined(results.confinement):  # once per run: which grades ran unconfined
+            print("\n" + confinement.unconfined(results.confinement), flush=True)
     for line in notices.classroom_notices(results):
         print(line, flush=True)
     return 0

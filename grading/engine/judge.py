@@ -7,10 +7,16 @@ folder or in the caller's environment can add options, plugins or fixtures.
 Its results come back through a pipe that only the judge holds; files a
 submission could write are never read.
 
-If the judge process itself dies (a worker can signal its parent), the step
-that was being checked when it died loses its remaining checks, and the
-judge is started again for the other steps, so one hostile step costs only
-its own points.
+If the judge process itself dies (a worker cannot signal it on Linux, but
+elsewhere it can), the check that was running when it died fails, and the
+judge is started again for the checks that had not run; a step that stops
+the judge a second time loses its remaining checks. One hostile step costs
+only its own points.
+
+Besides the checks, each judge streams the integrity flags its workers'
+audit reported (``grading.engine.audit``), merged here into
+``Outcome.integrity``, and what confined each worker (``Outcome.confinement``:
+the measures in force in every one).
 """
 
 from __future__ import annotations
@@ -31,9 +37,11 @@ from . import reaping
 from .zygote import Zygote
 
 _ENV_KEPT = (
-    "PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TEMP", "TMP", "USER", "SYSTEMROOT", "GRADING_LANDLOCK",
+    "PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TEMP", "TMP", "USER", "SYSTEMROOT",
+    "GRADING_LANDLOCK", "GRADING_LANDLOCK_SIGNALS", "GRADING_SECCOMP",  # the confinement's switches (tests turn parts off)
     "GRADING_WORKERS", "USERPROFILE", "LOCALAPPDATA", "APPDATA", "WINDIR", "COMSPEC", "PATHEXT",  # Windows' own, which Python and torch need
 )  # fmt: skip
+_DEATHS_PER_STEP = 2  # a step that stops the judge this often loses its remaining checks
 
 
 @dataclass
@@ -49,6 +57,7 @@ class JudgeRun:
     loaded: list[str] = field(default_factory=list)  # heavy modules the judge had imported (plugin.HEAVY_MODULES)
     workers: str = ""  # "fork" or "spawn", as the judge announced it
     confinement: list[list[str]] = field(default_factory=list)  # what took effect, per worker (before any submission code)
+    integrity: list[dict] = field(default_factory=list)  # run-time flags the workers' audit reported
     log: str = ""
 
     @property
@@ -72,6 +81,7 @@ class Outcome:
     loaded: list[str] = field(default_factory=list)  # heavy modules any judge imported
     workers: str = ""  # how the workers were started: "fork" or "spawn"
     confinement: list[str] = field(default_factory=list)  # the measures that confined every worker
+    integrity: list[dict] = field(default_factory=list)  # run-time flags (grading.engine.audit)
 
 
 def test_files(include_hidden: bool, steps: list[str] | None = None) -> list[Path]:
@@ -108,7 +118,7 @@ def judge_environment(limits: Limits) -> dict[str, str]:
     return env
 
 
-def judge_arguments(submission: Path, test_paths: list[Path], results_fd: int | str, limits: Limits, skip: set[str]) -> list[str]:
+def judge_arguments(submission: Path, test_paths: list[Path], results_fd: int | str, limits: Limits, skip: set[str], deselect=()) -> list[str]:
     """pytest's arguments for the judge (after ``python -m pytest``)."""
     return [
         "-c", str(JUDGE_INI), "--rootdir", str(GRADER_ROOT), "--noconftest",
@@ -122,12 +132,13 @@ def judge_arguments(submission: Path, test_paths: list[Path], results_fd: int | 
         "--submission", str(submission),
         "--results-fd", str(results_fd),
         "--skip-steps", ",".join(sorted(skip)),
+        *[arg for nodeid in sorted(deselect) for arg in ("--deselect", nodeid)],
         *[str(f) for f in test_paths],
     ]  # fmt: skip
 
 
-def judge_command(submission: Path, test_paths: list[Path], results_fd: int, limits: Limits, skip: set[str]) -> list[str]:
-    return [sys.executable, "-m", "pytest", *judge_arguments(submission, test_paths, results_fd, limits, skip)]
+def judge_command(submission: Path, test_paths: list[Path], results_fd: int, limits: Limits, skip: set[str], deselect=()) -> list[str]:
+    return [sys.executable, "-m", "pytest", *judge_arguments(submission, test_paths, results_fd, limits, skip, deselect)]
 
 
 def _passing(write_fd: int) -> tuple[int, dict]:
@@ -144,7 +155,7 @@ def _passing(write_fd: int) -> tuple[int, dict]:
     return handle, {"startupinfo": info, "creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
 
 
-def run_judge(submission: Path, test_paths: list[Path], limits: Limits, skip: set[str], zygote: Zygote | None = None) -> JudgeRun:
+def run_judge(submission: Path, test_paths: list[Path], limits: Limits, skip: set[str], zygote: Zygote | None = None, deselect=()) -> JudgeRun:
     """One judge process over ``test_paths``: a fresh ``python -m pytest``, or
     a judge forked from a warm ``zygote``; the same arguments either way."""
     read_fd, write_fd = os.pipe()
@@ -153,7 +164,7 @@ def run_judge(submission: Path, test_paths: list[Path], limits: Limits, skip: se
         if zygote is None:
             results_fd, passing = _passing(write_fd)
             process = subprocess.Popen(
-                judge_command(submission, test_paths, results_fd, limits, skip),
+                judge_command(submission, test_paths, results_fd, limits, skip, deselect),
                 cwd=GRADER_ROOT,
                 env=judge_environment(limits),
                 stdin=subprocess.DEVNULL,
@@ -162,7 +173,7 @@ def run_judge(submission: Path, test_paths: list[Path], limits: Limits, skip: se
                 **passing,
             )
         else:
-            arguments = judge_arguments(submission, test_paths, "{results_fd}", limits, skip)
+            arguments = judge_arguments(submission, test_paths, "{results_fd}", limits, skip, deselect)
             process = zygote.launch(arguments, judge_environment(limits), write_fd, log.fileno())
         os.close(write_fd)
         deadline = time.monotonic() + limits.judge_timeout
@@ -227,6 +238,10 @@ def _take_event(run: JudgeRun, line: str):
         run.workers = event["kind"]
     elif kind == "worker" and isinstance(event.get("confinement"), list):
         run.confinement.append([str(name) for name in event["confinement"]])
+    elif kind == "audit":
+        for flag in event.get("flags") or []:
+            if isinstance(flag, dict) and all(isinstance(flag.get(k), str) for k in ("kind", "file", "detail")):
+                run.integrity.append({"kind": flag["kind"], "file": flag["file"], "line": int(flag.get("line") or 0), "detail": flag["detail"]})
     elif kind == "report":
         tests = event.get("report", {}).get("tests", [])
         run.tests = [t for t in tests if isinstance(t, dict) and isinstance(t.get("nodeid"), str)]
@@ -294,14 +309,20 @@ def judge(
     expected: list[str] = []
     tests: dict[str, dict] = {}
     stopped: dict[str, str] = {}
-    logs = []
+    deaths: dict[str, int] = {}
+    lost: set[str] = set()  # checks running when a judge died: never run again
+    logs, flags = [], []
     loaded: set[str] = set()
     runs = []
-    for _attempt in range(len(STEPS) + 1):
-        run = run_judge(submission, test_paths, limits, set(stopped), zygote)
+    for _attempt in range(_DEATHS_PER_STEP * len(STEPS) + 1):
+        skip = {step for step, count in deaths.items() if count >= _DEATHS_PER_STEP}
+        paths = {str(f) for f in test_paths}
+        done = {nodeid for nodeid in set(tests) | lost if nodeid.split("::")[0] in paths}
+        run = run_judge(submission, test_paths, limits, skip, zygote, deselect=done)
         runs.append(run)
         logs.append(run.log)
         loaded.update(run.loaded)
+        flags += [f for f in run.integrity if f not in flags]
         if not expected:
             expected = run.collected
         wanted = {c["nodeid"] for c in expected}
@@ -311,14 +332,18 @@ def judge(
         if run.finished:
             break
         culprit = run.interrupted_step
-        if culprit is None or culprit in stopped:
+        if culprit is None or deaths.get(culprit, 0) >= _DEATHS_PER_STEP:
             break  # the judge failed for a reason of its own; report what we have
+        deaths[culprit] = deaths.get(culprit, 0) + 1
+        lost.add(run.started[-1])
         stopped[culprit] = (
             f"the grader's own process was stopped while step {culprit} was being checked, "
-            f"so step {culprit}'s remaining checks could not run (does your code kill or signal other processes?)"
+            "so this check could not finish (does your code kill or signal other processes?)"
         )
-        done = {step_of(nodeid.split("::")[0]).id for nodeid in tests if step_of(nodeid.split("::")[0])}
-        test_paths = [f for f in test_paths if step_of(f) and step_of(f).id not in done | set(stopped)]
+        ended = {step_of(n.split("::")[0]).id for n in tests if step_of(n.split("::")[0])} - {culprit}
+        if deaths[culprit] >= _DEATHS_PER_STEP:
+            ended.add(culprit)
+        test_paths = [f for f in test_paths if step_of(f) and step_of(f).id not in ended]
         if not test_paths:
             break  # every other step had finished before the judge died
         if grader_files_state() != before:  # a new judge would load what the submission wrote: never
@@ -332,4 +357,4 @@ def judge(
     confined = [names for r in runs for names in r.confinement]
     everywhere = [name for name in confined[0] if all(name in names for names in confined)] if confined else []
     workers = next((r.workers for r in runs if r.workers), "")
-    return Outcome(expected, list(tests.values()), stopped, time.monotonic() - started, "\n".join(logs), sorted(loaded), workers, everywhere)
+    return Outcome(expected, list(tests.values()), stopped, time.monotonic() - started, "\n".join(logs), sorted(loaded), workers, everywhere, flags)

@@ -5,8 +5,10 @@ It gives tests the ``student`` fixture (a sandboxed ``Worker`` for the test's
 step, see ``grading.engine.worker``). It announces every collected check with
 its facts (title, hint, weight, visibility, foundation) before any worker
 exists, turns each check's outcome into metadata for pytest-json-report (the
-student-facing message and its kind), and streams all of it to the file
-descriptor the runner passed in ``--results-fd``, which no worker holds.
+student-facing message and its kind), and streams all of it, with the
+integrity flags the workers' audit reported (``grading.engine.audit``), to
+the file descriptor the runner passed in ``--results-fd``, which no worker
+holds.
 
 **Credit on either foundation.** Where the grader has reference modules (the
 source and the grader bundle), every check of a later step that uses
@@ -220,6 +222,7 @@ class Judge:
             self.emit(event="result", test=self.partial.pop(item.nodeid))
 
     def pytest_runtest_teardown(self, item, nextitem):
+        self.emit_flags(self.workers.values())  # as soon as a check ends: a judge that dies later keeps them
         step = item.stash.get(STEP_KEY, "")
         if nextitem is None or nextitem.stash.get(STEP_KEY, "") != step:
             self.close_workers(step)  # the step is done: free its memory now
@@ -264,9 +267,18 @@ class Judge:
         """A worker confined itself (before any submission code): what took effect is a fact of the run."""
         self.emit(event="worker", step=worker.step.id, kind=worker.kind, confinement=worker.confinement)
 
+    def emit_flags(self, workers):
+        """Stream the integrity flags workers reported since the last time."""
+        for worker in list(workers):
+            flags = worker.audit.take_new()
+            if flags:
+                self.emit(event="audit", step=worker.step.id, flags=flags)
+
     def close_workers(self, step_id: str | None = None):
         for key in [k for k in self.workers if step_id is None or k[0] == step_id]:
-            self.workers.pop(key).close()
+            worker = self.workers.pop(key)
+            worker.close()
+            self.emit_flags([worker])
         while step_id is None and self.interpreters:  # started, never needed
             self.interpreters.pop().close()
 

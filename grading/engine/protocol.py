@@ -5,7 +5,8 @@ Used on both sides by ``grading.engine.worker``. Requests go judge → worker
 as a pickle (the judge is trusted). Replies go worker → judge as
 ``torch.save`` bytes and are read with ``torch.load(weights_only=True)``, so
 a reply can only ever be tensors, numbers, strings, lists and dicts, never an
-object with code.
+object with code. Between replies a worker may send *notes* (a header with
+the ``NOTE`` bit; small JSON): what its audit saw (``grading.engine.audit``).
 
 The judge waits for a pipe with ``select`` where it works on pipes (POSIX);
 on Windows the blocking read or write runs in a helper thread that the judge
@@ -23,6 +24,8 @@ import time
 
 HEADER = struct.Struct(">Q")
 MAX_REPLY = 256 << 20  # bytes; a reply claiming more is refused before it is read
+NOTE = 1 << 63  # header bit of a *note*: a worker's side message (``grading.engine.audit``), not a reply
+MAX_NOTE = 4096
 
 
 class SandboxError(Exception):
@@ -143,12 +146,23 @@ def _read_exactly(fd: int, size: int, deadline: float | None) -> bytes:
     return b"".join(chunks)
 
 
-def read_message(fd: int, deadline: float | None, limit: int | None = None, watch=None) -> bytes:
+def read_message(fd: int, deadline: float | None, limit: int | None = None, watch=None, notes=None) -> bytes:
     """One message; ``TimeoutError`` at ``deadline`` (None: wait forever).
-    ``watch()``, where given, is called while waiting and may raise."""
+    ``watch()``, where given, is called while waiting and may raise. Notes
+    met on the way (header bit ``NOTE``) go to ``notes(payload)`` as they
+    arrive, so they count even if no reply follows."""
     if deadline is not None and (watch is not None or not SELECTABLE_PIPES):
-        return _in_thread(lambda own: read_message(own, None, limit), fd, deadline, watch)
-    (size,) = HEADER.unpack(_read_exactly(fd, HEADER.size, deadline))
+        return _in_thread(lambda own: read_message(own, None, limit, notes=notes), fd, deadline, watch)
+    while True:
+        (size,) = HEADER.unpack(_read_exactly(fd, HEADER.size, deadline))
+        if not size & NOTE:
+            break
+        size &= ~NOTE
+        if size > MAX_NOTE:
+            raise ReplyTooLarge(size)
+        payload = _read_exactly(fd, size, deadline)
+        if notes is not None:
+            notes(payload)
     if limit is not None and size > limit:
         raise ReplyTooLarge(size)
     return _read_exactly(fd, size, deadline)

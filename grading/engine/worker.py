@@ -21,7 +21,10 @@ effect, and then answers calls: the judge names a module-level *probe*
 function (pickled by name) and its arguments; the worker imports the step
 module of the submission at the first call, runs ``probe(step_module, *args)``
 and replies with plain data (``protocol``). Both kinds run the same
-``worker_main``, so they give the same grades.
+``worker_main``, so they give the same grades. From its lock on, the worker
+reports what the submission's code reaches (``audit``: the grader's files,
+transformers, tampering) as notes on the reply pipe; ``Worker.audit``
+collects them for the judge.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import GRADER_ROOT, Limits, Step, worker_kind
-from . import confinement, diagnosis, prerequisites, protocol, reaping
+from . import audit, confinement, diagnosis, prerequisites, protocol, reaping
 from .protocol import ReplyTooLarge, SandboxError, WorkerCrashed, WorkerTimeout
 
 _TIMEOUT_MARGIN = 0.5  # the worker dumps its stack this long before the judge kills it
@@ -125,6 +128,7 @@ class Worker:
         self.tmp_path = Path(scratch) / f"{name}.tmp"
         self.time_used = 0.0
         self.confinement: list[str] | None = None
+        self.audit = audit.Listener(step)  # what the worker reported: integrity flags
         self._proc: _Process | None = None
         self._start_failed: str | None = None  # why it could not start: not tried again
 
@@ -133,6 +137,7 @@ class Worker:
         imports torch meanwhile (``spawned``: in an interpreter started
         already). A forked one starts at its first call."""
         if self._proc is None:
+            self.confinement = None  # a new process: its hello (what confined it) comes before any reply
             self._proc = self._spawn(spawned) if self.kind == "spawn" else self._fork()
         elif spawned is not None:
             spawned.close()
@@ -158,7 +163,8 @@ class Worker:
         try:
             deadline = started + budget
             protocol.write_message(proc.requests, request, deadline)
-            reply = protocol.read_message(proc.replies, deadline, protocol.MAX_REPLY, watch=watch)
+            reply = protocol.read_message(proc.replies, deadline, protocol.MAX_REPLY, watch=watch, notes=self.audit.take)
+            self.audit.replied()
         except ReplyTooLarge as too_large:
             self._kill()
             raise SandboxError(
@@ -196,7 +202,7 @@ class Worker:
         if self.confinement is not None:
             return proc
         try:
-            hello = protocol.read_message(proc.replies, time.monotonic() + self.limits.start_timeout, _HELLO_LIMIT)
+            hello = protocol.read_message(proc.replies, time.monotonic() + self.limits.start_timeout, _HELLO_LIMIT, notes=self.audit.take)
             facts = protocol.decode_reply(hello, "")
             self.confinement = [str(name) for name in facts["confinement"]]
         except TimeoutError:
@@ -231,6 +237,7 @@ class Worker:
         rep_r, rep_w = os.pipe()
         out_fd = self._prepare_files()
         setup = self._setup()
+        audit.prepare(self.submission)  # what every forked worker would otherwise work out alone
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
@@ -440,23 +447,26 @@ def worker_main(req_r, rep_w, out_fd, submission: Path, step: Step, limits: Limi
     torch.set_num_threads(1)  # OpenMP is not fork-safe: never start a thread team here (and the same numbers either way)
     # What a forked worker has from the judge, a spawned one imports now,
     # before the submission is on the path: the modules its probes come from
-    # (they arrive pickled by name) and the references with transformers.
-    for name in preload:
+    # (they arrive pickled by name), the shared probes they import when
+    # called, and the references with transformers: after the lock below,
+    # the grader's files cannot be read.
+    for name in (*preload, "grading.engine.probes"):
         importlib.import_module(name)
     if not own_stack:
         prerequisites.preload_references(step)
     applied += confinement.apply_limits(limits)
-    applied += confinement.lock_down(tmp)
+    applied += confinement.lock_down(tmp, submission)  # from here on, the grader's files cannot be read
     sys.path.insert(0, str(submission))
     os.chdir(submission)
     if not own_stack:
         prerequisites.install_reference_steps(before=step)
     prerequisites.hide_answers(step)
+    recorder = audit.install(rep_w, submission, step, tmp)  # from here on, what the code reaches is reported
 
     def describe(exc, during_import=False):
         return diagnosis.describe_exception(exc, submission, step, during_import=during_import)
 
-    protocol.send_reply(rep_w, protocol.encode_reply({"ok": True, "value": {"confinement": applied}}, describe))
+    recorder.send_reply(protocol.encode_reply({"ok": True, "value": {"confinement": applied}}, describe))
 
     dump_after = max(0.1, limits.call_timeout - _TIMEOUT_MARGIN)
     module = import_error = None
@@ -466,7 +476,7 @@ def worker_main(req_r, rep_w, out_fd, submission: Path, step: Step, limits: Limi
             request = protocol.read_message(req_r, None)
         except (EOFError, OSError):
             os._exit(0)
-        probe, args, kwargs = pickle.loads(request)  # from the judge: trusted
+        probe, args, kwargs = recorder.loads(request)  # from the judge: trusted (pickle, the grader's modules at hand)
         if not imported:  # the submission's first code runs now, inside the first call's time
             imported = True
             faulthandler.dump_traceback_later(dump_after, exit=False, file=out_fd)
@@ -475,6 +485,7 @@ def worker_main(req_r, rep_w, out_fd, submission: Path, step: Step, limits: Limi
             except BaseException as exc:  # SystemExit and KeyboardInterrupt too
                 import_error = describe(exc, during_import=True)
             faulthandler.cancel_dump_traceback_later()
+            recorder.after_import()
         if import_error is not None:
             reply = {"ok": False, "error": import_error}
         else:
@@ -484,4 +495,5 @@ def worker_main(req_r, rep_w, out_fd, submission: Path, step: Step, limits: Limi
             except BaseException as exc:
                 reply = {"ok": False, "error": describe(exc)}
             faulthandler.cancel_dump_traceback_later()
-        protocol.send_reply(rep_w, protocol.encode_reply(reply, describe))
+        recorder.after_call()  # its heartbeat precedes the reply
+        recorder.send_reply(protocol.encode_reply(reply, describe))

@@ -103,7 +103,8 @@ class Results:
     hidden_tests_used: bool = True
     integrity: list[dict] = field(default_factory=list)  # {kind, file, line, detail}; never deducted
     workers: str = ""  # how the sandbox started each step's worker: "fork" or "spawn"
-    confinement: list[str] = field(default_factory=list)  # what confined every worker (grading.engine.confinement.APPLIED)
+    # what confined every worker: {reads, writes, signals, kernel, reason?, measures} (grading.engine.confinement.summary)
+    confinement: dict = field(default_factory=dict)
 
     @property
     def classroom_points(self) -> int:
@@ -137,7 +138,7 @@ class Results:
             "classroom": {"points": self.classroom_points, "max_points": self.classroom_max},
             "integrity": list(self.integrity),
             "workers": self.workers,
-            "confinement": list(self.confinement),
+            "confinement": dict(self.confinement),
         }
 
     @classmethod
@@ -153,5 +154,5 @@ class Results:
             hidden_tests_used=bool(data.get("hidden_tests_used", True)),
             integrity=[f for f in data.get("integrity") or [] if isinstance(f, dict)],
             workers=str(data.get("workers") or ""),
-            confinement=[str(name) for name in data.get("confinement") or []],
+            confinement=data.get("confinement") if isinstance(data.get("confinement"), dict) else {},
         )

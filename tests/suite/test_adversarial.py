@@ -92,8 +92,10 @@ CASES = [
     Case("fake_report", "05", ("06",), like_wrong=True),
     Case("wrong_embeddings", "05", ("06",), like_wrong=True, exact=True, planted=True),
     Case("wrong_embeddings", "05", (), like_wrong=True, exact=True, planted=True, cli=True),
-    Case("kill_judge", "05", ("01", "06"), r"(?i)permission|not permitted|stopped"),
-    Case("kill_judge", "05", ("01", "06"), r"grader's own process was stopped while step 05", env={"GRADING_LANDLOCK": "0"}),
+    Case("kill_judge", "05", ("01", "06"), r"(?i)permission|not permitted"),
+    Case("kill_judge", "05", ("01", "06"), r"(?i)permission|not permitted", env={"GRADING_LANDLOCK_SIGNALS": "0"}),  # seccomp alone
+    Case("kill_judge", "05", ("01", "06"), r"grader's own process was stopped while step 05",
+         env={"GRADING_LANDLOCK": "0", "GRADING_SECCOMP": "0"}),  # nothing stops the kill: the judge is relaunched
     Case("tamper_disk", "02", ("05",), breaks=False),
 ]
 
@@ -261,3 +263,18 @@ def test_relaunch_refused_when_grader_files_change(monkeypatch):
     assert len(calls) == 1
     assert outcome.tests == []
     assert "grader's own files were changed" in outcome.stopped_steps["06"]
+
+
+def test_a_worker_started_again_answers_each_call_in_turn(warm_grader, tmp_path):
+    """After a crash the step's worker is started again, and its first words
+    (what confined it) are never taken for a call's reply: only the check
+    whose call crashed loses its points, and no audit flag is raised."""
+    folder = make_submission(tmp_path / "submission", Case("crash_once", "05", ()))
+    results = warm_grader(folder, ["05"], limits=LIMITS)
+    failed = [t for t in results["tests"] if t["status"] != "passed"]
+    assert failed, "the crash cost nothing: did the first forward run?"
+    assert len(failed) < len(results["tests"]) / 2, [t["name"] for t in failed]
+    for test in failed:
+        assert re.search(r"the process exited \(code 3\) while step 05", test["extra_data"]["message"]), test["extra_data"]["message"]
+    assert [f for f in results["integrity"] if f["kind"] == "audit-tamper"] == []
+    _no_process_left()

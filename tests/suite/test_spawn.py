@@ -88,8 +88,10 @@ def test_results_say_how_workers_started_and_what_confined_them(solution_run):
 
     results = solution_run.results
     assert results["workers"] == "fork"
-    assert results["confinement"] and set(results["confinement"]) <= set(APPLIED)
-    assert {"process-group", "only-its-pipes", "output-to-file", "output-cap", "memory-cap"} <= set(results["confinement"])
+    measures = results["confinement"]["measures"]
+    assert measures and set(measures) <= set(APPLIED)
+    assert {"process-group", "only-its-pipes", "output-to-file", "output-cap", "memory-cap"} <= set(measures)
+    assert {"reads", "writes", "signals", "kernel"} <= set(results["confinement"])
 
 
 # -- the mutation catalogue -----------------------------------------------------------------
