@@ -416,6 +416,7 @@ class _Finder:
 
 
 _JUDGE_WATCHED: list[str] | None = None
+_JUDGE_MODULES = 0  # len(sys.modules) when _JUDGE_WATCHED was listed
 
 
 def watched_names() -> list[str]:
@@ -426,8 +427,9 @@ def prepare(submission: Path) -> None:
     """Judge side, before a worker starts: work out now what every worker
     would otherwise work out alone (touching every loaded module in a forked
     worker copies its memory): the watched modules loaded, the read roots."""
-    global _JUDGE_WATCHED
-    _JUDGE_WATCHED = watched_names()
+    global _JUDGE_WATCHED, _JUDGE_MODULES
+    if _JUDGE_WATCHED is None or len(sys.modules) != _JUDGE_MODULES:  # modules are only ever added while a judge runs
+        _JUDGE_WATCHED, _JUDGE_MODULES = watched_names(), len(sys.modules)
     confinement.warm(submission)
 
 

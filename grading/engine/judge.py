@@ -123,7 +123,12 @@ def judge_arguments(submission: Path, test_paths: list[Path], results_fd: int | 
     return [
         "-c", str(JUDGE_INI), "--rootdir", str(GRADER_ROOT), "--noconftest",
         "-p", "no:cacheprovider", "-p", "no:doctest", "-p", "no:junitxml", "-p", "no:pastebin",
-        "-p", "no:stepwise", "-p", "no:lsof", "-p", "no:nose", "-p", "grading.engine.plugin",
+        "-p", "no:stepwise", "-p", "no:lsof", "-p", "no:nose",
+        # No student code runs in the judge, so nothing for these to catch; their
+        # log capture around every check and their final gc passes over torch's
+        # and transformers' heap cost about a second a submission.
+        "-p", "no:logging", "-p", "no:unraisableexception", "-p", "no:threadexception",
+        "-p", "grading.engine.plugin",
         "-p", "pytest_jsonreport.plugin", "-p", "pytest_timeout",
         "--assert=plain", "-q", "--tb=short", "--color=no",
         "--json-report", "--json-report-file=none",

@@ -30,6 +30,7 @@ workers.
 from __future__ import annotations
 
 import ctypes
+import gc
 import json
 import os
 import shutil
@@ -143,6 +144,10 @@ class Judge:
                 self.checks_of_step.setdefault(item.stash[STEP_KEY], []).append(item.nodeid)
 
     def pytest_collection_finish(self, session):
+        # Everything imported so far (torch, transformers, the checks) lives as
+        # long as the judge: the collector need not walk it again, and forked
+        # workers then share its pages instead of copying them.
+        gc.freeze()
         self.emit(event="collected", checks=[check_facts(item) for item in session.items])
         self.emit(event="workers", kind=self.kind)
         plan = [(it.nodeid, it.stash[STEP_KEY], getattr(getattr(it, "module", None), "__name__", "")) for it in session.items]

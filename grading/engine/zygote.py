@@ -24,6 +24,7 @@ zygote answers ``{"id", "pid"}`` once the judge is forked and
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import select
@@ -184,6 +185,9 @@ def _warm_up():
     import transformers.models.gpt2.modeling_gpt2  # noqa: F401
 
     from . import plugin  # noqa: F401
+
+    gc.collect()
+    gc.freeze()  # what every judge inherits: never walked by their collectors, never copied by touching it
 
 
 def _judge_child(request: dict, results_fd: int, log_fd: int, control: socket.socket) -> None:

@@ -6,17 +6,25 @@ too, so this module grades, in both kinds, and compares every check's score
 and status by name:
 
 * the solutions (100/100) and the starters (0);
-* the mutation catalogue, in the batches ``test_mutants`` grades (mutant k of
-  every step in one submission), each graded on its mutated steps;
-* the adversarial corpus (``test_adversarial``), every case, with its own
-  limits, planted files and environment.
+* the mutation catalogue's first batches (mutant k of every step in one
+  submission, as ``test_mutants`` grades them), each graded on its mutated
+  steps: wrong code in every step's worker. The rest of the catalogue adds
+  other numbers, not other paths through a worker, so it is graded by
+  ``test_mutants`` in forked workers only;
+* the adversarial cases whose attack acts on the worker process itself
+  (crashes, exits, hangs, memory, output, orphans, signals, the disk), with
+  their own limits and environment. The cases aimed at the judge's own
+  configuration (planted files, a forged report, patched checks, workflow
+  commands) meet the same judge whatever kind its workers are, and are
+  graded by ``test_adversarial`` alone.
 
 The fork side of the solutions is the session's ``solution_run``, and their
 spawn side a whole ``python -m grading run``; the rest is graded here, fork
 and spawn one after the other, by judges forked from the session's warm
 process (``warm_grader``), whose workers are forked or spawned as
 ``GRADING_WORKERS`` says. A spawned worker imports torch (and, for the hidden
-checks, transformers) itself, so this module is one of the suite's slow ones.
+checks, transformers) itself, seconds each, so this module is one of the
+suite's slow ones, and the subsets above keep it to a few minutes.
 
     pytest tests/suite/test_spawn.py -q
 """
@@ -31,7 +39,7 @@ from grading.config import GRADER_ROOT
 from grading.engine import judge as runner
 from tests.suite import test_adversarial as adversarial
 from tests.suite.mutation import make_submission as make_mutant
-from tests.suite.test_mutants import BATCHES, batch
+from tests.suite.test_mutants import batch
 
 from .conftest import grading_cli
 
@@ -97,7 +105,10 @@ def test_results_say_how_workers_started_and_what_confined_them(solution_run):
 # -- the mutation catalogue -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("k", range(BATCHES), ids=[f"batch-{k}" for k in range(BATCHES)])
+SPAWNED_BATCHES = 2  # of test_mutants.BATCHES; each holds a mutant of (nearly) every step
+
+
+@pytest.mark.parametrize("k", range(SPAWNED_BATCHES), ids=[f"batch-{k}" for k in range(SPAWNED_BATCHES)])
 def test_mutant_batch_same_grades(warm_grader, tmp_path, monkeypatch, k):
     mutants = batch(k)
     submission = make_mutant(tmp_path / "sub", mutants)
@@ -110,7 +121,12 @@ def test_mutant_batch_same_grades(warm_grader, tmp_path, monkeypatch, k):
 # -- the adversarial corpus -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("case", adversarial.CASES, ids=[adversarial._id(c) for c in adversarial.CASES])
+# Aimed at the judge (its configuration, its report, its checks, the log), not at the worker process.
+_JUDGE_SIDE = {"fake_report", "patch_judge", "workflow_commands", "wrong_embeddings"}
+SPAWNED_CASES = [c for c in adversarial.CASES if c.name not in _JUDGE_SIDE]
+
+
+@pytest.mark.parametrize("case", SPAWNED_CASES, ids=[adversarial._id(c) for c in SPAWNED_CASES])
 def test_hostile_submission_same_grades(case, warm_grader, tmp_path, monkeypatch):
     if not adversarial._available((case.step, *case.others)):
         pytest.skip("the steps this case needs have no tests or solution yet")
