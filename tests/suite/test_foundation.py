@@ -172,15 +172,14 @@ HOSTILE_STEP_05 = {
 
 
 @pytest.mark.parametrize("case", list(HOSTILE_STEP_05))
-def test_a_hostile_earlier_file_costs_later_steps_nothing(tmp_path, case):
+def test_a_hostile_earlier_file_costs_later_steps_nothing(tmp_path, case, warm_grader):
     """Later steps see step 05's API from the reference, and the student's own
     step_05.py is loaded only if a later step asks for another of its names."""
-    from grading.cli import grade
     from grading.config import Limits
 
     submission = make_submission(tmp_path / "sub", {"step_05.py": HOSTILE_STEP_05[case]})
     limits = Limits(call_timeout=3.0, test_timeout=20.0, step_timeout=12.0, judge_timeout=300.0)
-    results = grade(submission, include_hidden=True, steps=["05", "09", "11"], limits=limits).to_json()
+    results = warm_grader(submission, ["05", "09", "11"], limits=limits)
     scores = step_scores(results)
     assert scores["05"] == 0
     assert (scores["09"], scores["11"]) == (11, 10), [t["output"][:200] for t in results["tests"] if t["status"] != "passed"][:3]
