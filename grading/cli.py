@@ -74,8 +74,9 @@ def grade(
     results.integrity = integrity.scan(submission, recorded) + outcome.integrity  # static, then what the workers' audit saw
     if results.integrity:
         results.output += "\n\n" + text.integrity_lines(results.integrity)
-    if confinement.unconfined(results.confinement):
-        results.output += "\n\n" + confinement.unconfined(results.confinement)
+    unconfined = confinement.unconfined(results.confinement)
+    if unconfined:
+        results.output += "\n\n" + unconfined
     return results
 
 
@@ -86,8 +87,9 @@ def cmd_run(args) -> int:
         Path(args.json).write_text(json.dumps(results.to_json(), indent=2) + "\n")
     with notices.inert_output():
         print(notices.neutralize(text.run_summary(results, text.marks_for(sys.stdout))), flush=True)
-        if confinement.unconfined(results.confinement):  # once per run: which grades ran unconfined
-            print("\n" + confinement.unconfined(results.confinement), flush=True)
+        unconfined = confinement.unconfined(results.confinement)
+        if unconfined:  # once per run: which grades ran unconfined
+            print("\n" + unconfined, flush=True)
     for line in notices.classroom_notices(results):
         print(line, flush=True)
     return 0
