@@ -341,9 +341,10 @@ def judge(
             break  # the judge failed for a reason of its own; report what we have
         deaths[culprit] = deaths.get(culprit, 0) + 1
         lost.add(run.started[-1])
+        lost_what = "this check could not finish" if deaths[culprit] < _DEATHS_PER_STEP else f"step {culprit}'s remaining checks could not run"
         stopped[culprit] = (
             f"the grader's own process was stopped while step {culprit} was being checked, "
-            "so this check could not finish (does your code kill or signal other processes?)"
+            f"so {lost_what} (does your code kill or signal other processes?)"
         )
         ended = {step_of(n.split("::")[0]).id for n in tests if step_of(n.split("::")[0])} - {culprit}
         if deaths[culprit] >= _DEATHS_PER_STEP:
