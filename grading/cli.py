@@ -103,7 +103,9 @@ def cmd_check(args) -> int:
     return 0 if results.checks and all(c.passed for c in results.checks) else 1
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
+    """The command line; given the ``verb`` being run, only what it needs
+    (``check`` and ``run`` never import the GitHub client's libraries)."""
     parser = argparse.ArgumentParser(prog="python -m grading", description="The GPT-2 classroom autograder.")
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="COMMAND")
 
@@ -125,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     limits_options(run)
     run.set_defaults(func=cmd_run)
 
-    for module in _VERB_MODULES:
+    for module in () if verb in ("check", "run") else _VERB_MODULES:
         try:
             verb_module = importlib.import_module(module)
         except ModuleNotFoundError as missing:
@@ -143,7 +145,8 @@ _VERB_MODULES = ("grading.github.post", "grading.instructor.release", "grading.i
 
 def main(argv: list[str] | None = None) -> int:
     text.safe_console()  # a console that cannot print ✅ gets look-alikes, never a UnicodeEncodeError
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv[0] if argv else None)
     args = parser.parse_args(argv)
     try:
         if args.func in (cmd_run, cmd_check):

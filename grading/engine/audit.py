@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import importlib
 import io
+import itertools
 import json
 import os
 import pickle
@@ -422,8 +423,9 @@ _JUDGE_WATCHED: list[str] | None = None
 _JUDGE_MODULES = 0  # len(sys.modules) when _JUDGE_WATCHED was listed
 
 
-def watched_names() -> list[str]:
-    return [name for name in list(sys.modules) if name.partition(".")[0] in WATCHED]
+def watched_names(names=None) -> list[str]:
+    """The watched modules among ``names`` (default: all loaded)."""
+    return [name for name in list(sys.modules if names is None else names) if name.partition(".")[0] in WATCHED]
 
 
 def prepare(submission: Path) -> None:
@@ -431,8 +433,12 @@ def prepare(submission: Path) -> None:
     would otherwise work out alone (touching every loaded module in a forked
     worker copies its memory): the watched modules loaded, the read roots."""
     global _JUDGE_WATCHED, _JUDGE_MODULES
-    if _JUDGE_WATCHED is None or len(sys.modules) != _JUDGE_MODULES:  # modules are only ever added while a judge runs
-        _JUDGE_WATCHED, _JUDGE_MODULES = watched_names(), len(sys.modules)
+    count = len(sys.modules)
+    if _JUDGE_WATCHED is None or count < _JUDGE_MODULES:
+        _JUDGE_WATCHED = watched_names()
+    elif count > _JUDGE_MODULES:  # the judge only ever adds modules (in order): look at the new ones alone
+        _JUDGE_WATCHED += watched_names(itertools.islice(sys.modules, _JUDGE_MODULES, None))
+    _JUDGE_MODULES = count
     confinement.warm(submission)
 
 

@@ -9,10 +9,15 @@ plain words written for a student, and the test's source is never shown.
 ``assert_close`` is the one "student vs reference" comparison every step uses:
 it compares type, shape and dtype before values, and reports the largest
 difference and where it is.
+
+``reference_fixture`` declares a module's reference data (transformers'
+models and their outputs): computed once per process, so a warm grader
+computes it once for a whole class.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
 import pytest
@@ -27,6 +32,46 @@ def check(title: str, *, hint: str, weight: float = 1.0):
     if weight < 0:
         raise ValueError("a check's weight cannot be negative")
     return pytest.mark.check(title=title, hint=hint, weight=float(weight))
+
+
+_REFERENCES: list = []  # every reference fixture's computation, as its module was imported
+
+
+def reference_fixture(compute):
+    """A module-scoped fixture of reference data that depends on the grader's
+    own code and seeds alone, never on ``student``. It is computed once per
+    process and then shared, so the warm grader (``grading.engine.zygote``)
+    computes it once, before it forks a judge for each submission, instead
+    of once a submission. What the computation left in torch's global random
+    state is put back on every later use, so the checks after it see the
+    numbers a first computation would have left them."""
+    import torch
+
+    memo = {}
+
+    @functools.wraps(compute)
+    def shared():
+        if "value" not in memo:
+            before = torch.random.get_rng_state()
+            value = compute()
+            after = torch.random.get_rng_state()
+            memo.update(value=value, random_state=None if torch.equal(before, after) else after)
+        elif memo["random_state"] is not None:
+            torch.random.set_rng_state(memo["random_state"])
+        return memo["value"]
+
+    _REFERENCES.append(shared)
+    return pytest.fixture(scope="module")(shared)
+
+
+def compute_references():
+    """Compute every reference fixture imported so far; one that raises is
+    left to the checks that use it, which report the error as they would."""
+    for shared in _REFERENCES:
+        try:
+            shared()
+        except Exception:
+            pass
 
 
 def expect(condition, message: str):

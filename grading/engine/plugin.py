@@ -17,8 +17,9 @@ parameter: on the grader's steps (``[grader-steps]``, the worker overlays the
 earlier steps' API with the references) and on the student's own
 (``[own-steps]``, the twin, an own-stack worker). Steps run in order, and a
 twin runs only when its counterpart failed and every earlier step has passed
-all its checks so far in this run; otherwise it is skipped before any worker
-exists, so a correct submission pays nothing for it. Scoring
+all its checks so far in this run. A twin whose counterpart passed is left
+out without a report; any other is skipped before any worker exists, so a
+correct submission pays almost nothing for its twins. Scoring
 (``grading.report.scoring``) merges each pair into one check that passes if
 either passed. In the student template there are no references, a step
 already runs on the student's own steps, and nothing is doubled.
@@ -173,6 +174,20 @@ class Judge:
             except SandboxError:
                 pass  # the check's first call reports it
         yield
+    def needless(self, item) -> bool:
+        """A twin whose counterpart passed: it cannot change the grade."""
+        counterpart = item.stash.get(TWIN_KEY, "")
+        return bool(counterpart) and self.outcomes.get(counterpart) == "passed"
+
+    def pass_over(self, item, nextitem):
+        """Leave out a needless twin altogether: no setup, no report (scoring
+        folds no twin into a passed check). A correct submission has one
+        such twin per check of steps 02-12, and the reports of a skip cost
+        as much as many a check. What its teardown would have done still
+        happens, so the next check finds the fixtures as a run would leave them."""
+        item.session._setupstate.teardown_exact(nextitem)
+        self.pytest_runtest_teardown(item, nextitem)
+
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item):
         """Skip a twin, before its fixtures (and so any worker) exist, unless
@@ -181,8 +196,6 @@ class Judge:
         counterpart = item.stash.get(TWIN_KEY, "")
         if not counterpart:
             return
-        if self.outcomes.get(counterpart) == "passed":
-            pytest.skip("passed on the grader's steps")
         ungraded, unready = self.unready_steps(item.stash[STEP_KEY])
         if unready:
             item.stash[UNREADY_KEY] = unready
@@ -309,6 +322,16 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize(
             "foundation", [GRADER, OWN], ids=[FOUNDATION_IDS[GRADER], FOUNDATION_IDS[OWN]], indirect=True, scope="module"
         )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item, nextitem):
+    """Before pytest's own protocol: a needless twin is passed over (``Judge.pass_over``)."""
+    judge = item.config._grading
+    if judge.needless(item):
+        judge.pass_over(item, nextitem)
+        return True
+    return None
 
 
 @pytest.hookimpl(wrapper=True)

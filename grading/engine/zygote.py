@@ -10,8 +10,9 @@ folder), in a session of its own, with its own workers; only the imports
 are shared. A judge that a submission kills or hangs costs only that
 submission: the zygote is not its session, and grades the next one.
 
-The zygote never runs torch work itself, so no OpenMP thread team exists
-when it forks (OpenMP is not fork-safe). It adopts the orphans its judges
+Besides the imports, the zygote computes the hidden tests' reference data
+(``checks.reference_fixture``) once for every judge, single-threaded, so
+no OpenMP thread team exists when it forks (OpenMP is not fork-safe). It adopts the orphans its judges
 leave (it is a subreaper) and ends them when the judge has ended.
 
 Protocol, over a Unix socket pair (one message a send): the client sends
@@ -25,6 +26,7 @@ zygote answers ``{"id", "pid"}`` once the judge is forked and
 from __future__ import annotations
 
 import gc
+import importlib
 import json
 import os
 import select
@@ -70,6 +72,12 @@ class Zygote:
     def close(self):
         with self._lock:
             self._stop_process()
+
+    def start(self):
+        """Start the warm process now (else at the first launch), so its
+        seconds of imports overlap whatever the caller does meanwhile."""
+        with self._lock:
+            self._ensure_started()
 
     def launch(self, argv: list[str], env: dict[str, str], results_fd: int, log_fd: int) -> "ForkedJudge":
         """Fork a judge running ``pytest.main(argv)``; ``{results_fd}`` in
@@ -173,8 +181,12 @@ class ForkedJudge:
 
 
 def _warm_up():
-    """Import what every judge imports, and build nothing: no torch work may
-    run here (OpenMP is not fork-safe)."""
+    """Import what every judge imports: torch, transformers, pytest, the
+    plugin and the grader's test modules; then compute the tests' reference
+    data (``checks.reference_fixture``), single-threaded as a judge computes
+    it, so no OpenMP thread team exists (OpenMP is not fork-safe). Torch's
+    random state is put back as it was: each judge starts from the state a
+    fresh process has."""
     import torch
 
     torch.set_num_threads(1)
@@ -184,8 +196,17 @@ def _warm_up():
     import transformers.generation.logits_process  # noqa: F401
     import transformers.models.gpt2.modeling_gpt2  # noqa: F401
 
-    from . import plugin  # noqa: F401
+    from . import checks, plugin  # noqa: F401
+    from .judge import test_files
 
+    for path in test_files(include_hidden=True):
+        try:  # under the name pytest's import gives it, so the judge finds it imported
+            importlib.import_module(".".join(path.with_suffix("").parts))
+        except Exception:
+            pass  # the judge reports it, as a collection error
+    random_state = torch.random.get_rng_state()
+    checks.compute_references()
+    torch.random.set_rng_state(random_state)
     gc.collect()
     gc.freeze()  # what every judge inherits: never walked by their collectors, never copied by touching it
 

@@ -31,6 +31,7 @@ class WarmGrader:
     def __init__(self, judge_timeout: float):
         self.limits = Limits.from_env(judge_timeout=judge_timeout)
         self.zygote = Zygote(GRADER_ROOT, judge_environment(self.limits))
+        self.zygote.start()  # warming up while the caller exports its first submissions
 
     def __enter__(self) -> "WarmGrader":
         return self

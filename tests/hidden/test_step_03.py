@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from grading.engine.checks import assert_close, check
+from grading.engine.checks import assert_close, check, reference_fixture
 from tests.visible.test_step_03 import layer_norm_outputs
 
 # id: (seed, dim, eps or None for the default, input shape, input scale, input mean)
@@ -55,7 +55,7 @@ def outputs(student):
     return student.call(layer_norm_outputs, CASES)
 
 
-@pytest.fixture(scope="module")
+@reference_fixture
 def gradient_case():
     case, _ = _build(9, 16, None, (2, 3, 16), 1.0, 0.0)
     case["upstream"] = torch.randn(2, 3, 16, generator=torch.Generator().manual_seed(9))

@@ -7,7 +7,7 @@ import torch
 from transformers import GPT2Config as HFConfig
 from transformers.models.gpt2.modeling_gpt2 import GPT2MLP as HFGPT2MLP
 
-from grading.engine.checks import assert_close, check, fail
+from grading.engine.checks import assert_close, check, fail, reference_fixture
 from tests.visible.test_step_04 import mlp_outputs
 
 BASE = {"vocab_size": 97, "n_positions": 16, "n_layer": 2, "n_head": 4, "layer_norm_epsilon": 1e-5}
@@ -45,7 +45,7 @@ def _reference(seed, n_embd, intermediate, n_inner):
     return case, expected
 
 
-@pytest.fixture(scope="module")
+@reference_fixture
 def reference():
     return {name: _reference(*spec) for name, spec in CONFIGS.items()}
 

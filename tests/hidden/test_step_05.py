@@ -7,7 +7,7 @@ import torch
 from transformers import GPT2Config as HFConfig
 from transformers import GPT2Model
 
-from grading.engine.checks import assert_close, check, expect, fail
+from grading.engine.checks import assert_close, check, expect, fail, reference_fixture
 from tests.visible.test_step_05 import embedding_outputs
 
 CONFIGS = {
@@ -33,7 +33,7 @@ CASES = _cases()
 CASE_IDS = [case_id for case_id, _, _ in CASES]
 
 
-@pytest.fixture(scope="module")
+@reference_fixture
 def reference():
     """Random wte tables from transformers' GPT2Model, their outputs and gradients."""
     tables, expected = {}, {}

@@ -12,7 +12,7 @@ import torch
 from transformers import GPT2Config as HFConfig
 from transformers.models.gpt2.modeling_gpt2 import GPT2Attention
 
-from grading.engine.checks import assert_close, check, expect, fail
+from grading.engine.checks import assert_close, check, expect, fail, reference_fixture
 from tests.visible.test_step_07 import attention_outputs
 
 N_POSITIONS = 16
@@ -96,7 +96,7 @@ CASES = _inputs()
 CASE_IDS = list(CASES)
 
 
-@pytest.fixture(scope="module")
+@reference_fixture
 def reference():
     models = {name: hf_attention(*spec) for name, spec in MODELS.items()}
     expected = {}

@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from grading.engine.checks import assert_close, check, describe, expect, fail
+from grading.engine.checks import assert_close, check, describe, expect, fail, reference_fixture
 from tests.visible.test_step_08 import block_outputs, block_result, residual_outputs
 
 # (case id, shape, dtype) for apply_residual_connection
@@ -45,7 +45,7 @@ def residual_gradients(step, x, sub, upstream, dim):
     return grads
 
 
-@pytest.fixture(scope="module")
+@reference_fixture
 def reference():
     pairs, expected_pairs = [], {}
     for seed, (case_id, shape, dtype) in enumerate(PAIR_CASES):

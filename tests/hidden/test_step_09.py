@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from transformers import GPT2Config as HFConfig
 from transformers.models.gpt2.modeling_gpt2 import GPT2Block as HFBlock
 
-from grading.engine.checks import CheckFailure, assert_close, check, expect, fail
+from grading.engine.checks import CheckFailure, assert_close, check, expect, fail, reference_fixture
 from tests.visible.test_step_09 import block_outputs
 
 ATOL = RTOL = 1e-4  # the reference runs in float64, the submission in float32
@@ -192,7 +192,7 @@ CASE_IDS = [case[0] for case in CASES]
 BUILT_IDS = [case[0] for case in BUILT_CASES]
 
 
-@pytest.fixture(scope="module")
+@reference_fixture
 def reference():
     """One randomized transformers GPT2Block per case, its input and output (float64)."""
     cases = {}

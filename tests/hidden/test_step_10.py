@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from transformers.models.gpt2.modeling_gpt2 import GPT2Model as HFModel
 
-from grading.engine.checks import check, fail
+from grading.engine.checks import check, fail, reference_fixture
 from tests.hidden.test_step_09 import assert_matches, course_state_dict, hf_config, randomize_
 from tests.visible.test_step_10 import model_outputs
 
@@ -97,7 +97,7 @@ def model_variants(hf, ids: torch.Tensor, eps: float) -> dict:
     return variants
 
 
-@pytest.fixture(scope="module")
+@reference_fixture
 def reference():
     """One randomized transformers GPT2Model per case, its input ids and last hidden state (float64)."""
     cases = {}

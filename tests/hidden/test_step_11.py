@@ -19,7 +19,7 @@ import torch
 from transformers import GPT2Config as HFConfig
 from transformers import GPT2LMHeadModel as HFGPT2LMHeadModel
 
-from grading.engine.checks import assert_close, check, describe, expect, fail
+from grading.engine.checks import assert_close, check, describe, expect, fail, reference_fixture
 
 CONFIGS = {
     "embd64-layers2-heads4": {
@@ -93,7 +93,7 @@ def hf_model(config_kwargs: dict, seed: int) -> HFGPT2LMHeadModel:
     return model
 
 
-@pytest.fixture(scope="module")
+@reference_fixture
 def reference():
     ref = {}
     for seed, (name, kwargs) in enumerate(CONFIGS.items()):

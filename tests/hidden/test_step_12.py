@@ -69,7 +69,7 @@ from transformers import GPT2Config as HFConfig
 from transformers import GPT2LMHeadModel as HFGPT2LMHeadModel
 from transformers.generation.logits_process import TemperatureLogitsWarper, TopKLogitsWarper
 
-from grading.engine.checks import assert_close, check, describe, expect, fail
+from grading.engine.checks import assert_close, check, describe, expect, fail, reference_fixture
 from tests.visible.test_step_12 import (
     frequency_threshold,
     never_drawn,
@@ -257,7 +257,7 @@ def _next_distribution(model, ours, sequences, settings, name):
     return torch.softmax(scores.double(), dim=-1), logits
 
 
-@pytest.fixture(scope="module")
+@reference_fixture
 def reference():
     torch.manual_seed(MODEL_SEED)
     model = HFGPT2LMHeadModel(hf_config(CONFIG)).eval()

@@ -19,7 +19,7 @@ import pytest
 
 from grading.config import STEPS_BY_ID
 
-from .conftest import ROOT, grading_cli, step_scores
+from .conftest import ROOT, step_scores
 from tests.suite.mutation import Mutant, catalogue, make_submission
 
 MUTANTS = catalogue("MUTANTS")
