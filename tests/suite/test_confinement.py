@@ -280,7 +280,7 @@ def test_locked_worker(case: Lock, baselines, warm_grader, tmp_path, monkeypatch
     facts = results["confinement"]
     if _reads_confinable():
         assert facts["reads"] == "landlock" and "seccomp" in facts["signals"], facts
-    _no_process_left()
+    _no_process_left(tmp_path)
 
 
 def test_solutions_raise_no_runtime_flag(baselines, warm_grader):
@@ -319,4 +319,4 @@ def test_a_judge_death_costs_only_the_running_check(warm_grader, tmp_path, monke
     assert len(failed) == 1, [t["name"] for t in failed]
     assert failed[0]["extra_data"]["kind"] == "stopped" and failed[0]["extra_data"]["step"] == "05"
     assert "grader's own process was stopped while step 05" in failed[0]["extra_data"]["message"]
-    _no_process_left()
+    _no_process_left(tmp_path)

@@ -144,7 +144,7 @@ def test_hostile_submission_same_grades(case, warm_grader, tmp_path, monkeypatch
         else:
             results[kind] = graded(warm_grader, monkeypatch, kind, folder, [case.step, *case.others], adversarial.LIMITS, env)
     assert_same_grades(results["fork"], results["spawn"], adversarial._id(case))
-    adversarial._no_process_left()
+    adversarial._no_process_left(tmp_path)
 
 
 def test_an_unknown_worker_kind_is_one_clear_line():

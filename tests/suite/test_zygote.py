@@ -9,7 +9,7 @@ from pathlib import Path
 
 from grading.config import GRADER_ROOT, Limits
 
-from .conftest import make_submission
+from .conftest import grading_cli, make_submission
 
 HOSTILE = Path(__file__).resolve().parent / "hostile"
 QUICK = Limits(call_timeout=3.0, test_timeout=20.0, step_timeout=12.0, judge_timeout=180.0)
@@ -31,6 +31,43 @@ def test_warm_grades_equal_a_lone_run(warm_grader, solution_run):
     warm = warm_grader(GRADER_ROOT / "solutions")
     assert warm["score"] == 100
     assert by_check(warm) == by_check(solution_run.results)
+
+
+def test_warm_grades_of_wrong_code_equal_a_lone_run(warm_grader, tmp_path):
+    """Failing checks, so twins run on the student's own steps: the warm
+    judge's shared reference data (computed before the fork) gives the
+    grades a lone run computes for itself."""
+    from tests.suite.mutation import make_submission as make_mutant
+    from tests.suite.test_mutants import batch
+
+    submission = make_mutant(tmp_path / "sub", {step: m for step, m in batch(0).items() if step in ("04", "10", "12")})
+    warm = warm_grader(submission)
+    lone = grading_cli("run", "--submission", str(submission), json_path=tmp_path / "lone.json")
+    assert lone.returncode == 0, lone.stderr[-2000:]
+    assert warm["score"] < 100
+    assert by_check(warm) == by_check(lone.results)
+
+
+def test_a_reference_fixture_is_computed_once_and_puts_back_the_random_state_it_left():
+    import torch
+
+    from grading.engine import checks
+
+    computed = []
+
+    def draws():
+        torch.manual_seed(7)
+        computed.append(torch.rand(3))
+        return computed[-1]
+
+    checks.reference_fixture(draws)
+    shared = checks._REFERENCES.pop()  # this test's own: never computed by a warm process
+    torch.manual_seed(1)
+    first = shared()
+    after_first = torch.rand(2)
+    torch.manual_seed(2)
+    assert shared() is first and len(computed) == 1
+    assert torch.equal(torch.rand(2), after_first), "the state the computation left was not put back"
 
 
 def test_a_killed_judge_costs_only_its_submission(warm_grader, tmp_path, monkeypatch):
