@@ -371,6 +371,7 @@ class Classroom:
         variable GRADER_REPO); the log goes to work/logs/push-N.log too."""
         self._pushes += 1
         sha = _git("rev-parse", "HEAD", cwd=self.student)
+        _clear_previous_job()
         started = time.monotonic()
         try:
             proc = subprocess.run(
@@ -386,6 +387,19 @@ class Classroom:
         run = ActRun(proc.returncode, proc.stdout, time.monotonic() - started, sha)
         (self.logs / f"push-{self._pushes}.log").write_text(run.log)
         return run
+
+
+def _clear_previous_job(timeout: float = 60) -> None:
+    """Wait until the last job's volumes are gone. act removes them when a
+    job starts, and on a busy machine docker may still count them in use by
+    the container it has just removed ("volume is in use"): the job would
+    then fail before its first step."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = _docker("volume", "ls", "-q", "--filter", f"name=act-Autograding-Tests-{JOB}").stdout.split()
+        if not left or _docker("volume", "rm", *left).returncode == 0 or time.monotonic() > deadline:
+            return
+        time.sleep(1)
 
 
 def _commit(repo: Path, message: str, *, init: bool = False) -> str:

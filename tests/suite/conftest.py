@@ -52,6 +52,17 @@ def step_scores(results: dict) -> dict[str, float]:
     return {step["id"]: step["score"] for step in results["steps"]}
 
 
+# The suite runs in two pytest-xdist processes (pytest.ini), each given whole
+# test files (a file's tests share its module fixtures) in the order they are
+# collected: the longest files first, so that neither process ends alone on one.
+_LONGEST_FIRST = ("test_workflow_e2e", "test_spawn_hostile", "test_spawn")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    items.sort(key=lambda item: _LONGEST_FIRST.index(item.path.stem) if item.path.stem in _LONGEST_FIRST else len(_LONGEST_FIRST))
+
+
 @pytest.fixture(scope="session")
 def solution_run(tmp_path_factory) -> CliRun:
     """The reference solutions graded once for the whole session."""

@@ -6,17 +6,14 @@ too, so this module grades, in both kinds, and compares every check's score
 and status by name:
 
 * the solutions (100/100) and the starters (0);
-* the mutation catalogue's first batches (mutant k of every step in one
-  submission, as ``test_mutants`` grades them), each graded on its mutated
+* the mutation catalogue's first batch (the first mutant of every step in
+  one submission, as ``test_mutants`` grades it), graded on its mutated
   steps: wrong code in every step's worker. The rest of the catalogue adds
   other numbers, not other paths through a worker, so it is graded by
   ``test_mutants`` in forked workers only;
-* the adversarial cases whose attack acts on the worker process itself
-  (crashes, exits, hangs, memory, output, orphans, signals, the disk), with
-  their own limits and environment. The cases aimed at the judge's own
-  configuration (planted files, a forged report, patched checks, workflow
-  commands) meet the same judge whatever kind its workers are, and are
-  graded by ``test_adversarial`` alone.
+* the adversarial cases whose attack acts on the worker process itself, in
+  ``test_spawn_hostile`` (a file of their own, so the suite's two processes
+  share the spawned gradings).
 
 The fork side of the solutions is the session's ``solution_run``, and their
 spawn side a whole ``python -m grading run``; the rest is graded here, fork
@@ -37,7 +34,6 @@ import pytest
 
 from grading.config import GRADER_ROOT
 from grading.engine import judge as runner
-from tests.suite import test_adversarial as adversarial
 from tests.suite.mutation import make_submission as make_mutant
 from tests.suite.test_mutants import batch
 
@@ -105,7 +101,7 @@ def test_results_say_how_workers_started_and_what_confined_them(solution_run):
 # -- the mutation catalogue -----------------------------------------------------------------
 
 
-SPAWNED_BATCHES = 2  # of test_mutants.BATCHES; each holds a mutant of (nearly) every step
+SPAWNED_BATCHES = 1  # of test_mutants.BATCHES; each holds a mutant of (nearly) every step
 
 
 @pytest.mark.parametrize("k", range(SPAWNED_BATCHES), ids=[f"batch-{k}" for k in range(SPAWNED_BATCHES)])
@@ -116,35 +112,6 @@ def test_mutant_batch_same_grades(warm_grader, tmp_path, monkeypatch, k):
     forked = graded(warm_grader, monkeypatch, "fork", submission, steps)
     spawned = graded(warm_grader, monkeypatch, "spawn", submission, steps)
     assert_same_grades(forked, spawned, f"batch {k} ({', '.join(f'{s}: {m.name}' for s, m in mutants.items())})")
-
-
-# -- the adversarial corpus -----------------------------------------------------------------
-
-
-# Aimed at the judge (its configuration, its report, its checks, the log), not at the worker process.
-_JUDGE_SIDE = {"fake_report", "patch_judge", "workflow_commands", "wrong_embeddings"}
-SPAWNED_CASES = [c for c in adversarial.CASES if c.name not in _JUDGE_SIDE]
-
-
-@pytest.mark.parametrize("case", SPAWNED_CASES, ids=[adversarial._id(c) for c in SPAWNED_CASES])
-def test_hostile_submission_same_grades(case, warm_grader, tmp_path, monkeypatch):
-    if not adversarial._available((case.step, *case.others)):
-        pytest.skip("the steps this case needs have no tests or solution yet")
-    results = {}
-    for kind in ("fork", "spawn"):
-        folder = adversarial.make_submission(tmp_path / kind / "submission", case)
-        env = dict(case.env)
-        if case.planted:
-            env |= {k: v.format(submission=folder) for k, v in adversarial._PLANTED_ENV.items()}
-            if case.cli:
-                env = {k: v for k, v in env.items() if not k.startswith("PYTHON")}
-        if case.cli:
-            results[kind], stdout, stderr = adversarial._run_cli(folder, env | {"GRADING_WORKERS": kind}, tmp_path / kind)
-            adversarial.assert_only_grader_commands(stdout, stderr, results[kind])
-        else:
-            results[kind] = graded(warm_grader, monkeypatch, kind, folder, [case.step, *case.others], adversarial.LIMITS, env)
-    assert_same_grades(results["fork"], results["spawn"], adversarial._id(case))
-    adversarial._no_process_left(tmp_path)
 
 
 def test_an_unknown_worker_kind_is_one_clear_line():
