@@ -5,7 +5,9 @@ Linux forks it from the judge. ``GRADING_WORKERS=spawn`` makes Linux spawn
 too, so this module grades, in both kinds, and compares every check's score
 and status by name:
 
-* the solutions (100/100) and the starters (0);
+* the solutions (100/100), and the starters (0) of three steps (one with no
+  earlier steps, one in the middle, the last): a starter raises the same
+  NotImplementedError in every step;
 * the mutation catalogue's first batch (the first mutant of every step in
   one submission, as ``test_mutants`` grades it), graded on its mutated
   steps: wrong code in every step's worker. The rest of the catalogue adds
@@ -79,10 +81,13 @@ def test_solutions_full_marks_and_same_grades(solution_run, tmp_path):
     assert_same_grades(solution_run.results, spawned, "solutions")
 
 
+STARTER_STEPS = ["01", "07", "12"]
+
+
 def test_starters_zero_and_same_grades(warm_grader, monkeypatch):
     starters = GRADER_ROOT / "assignments"
-    forked = graded(warm_grader, monkeypatch, "fork", starters)
-    spawned = graded(warm_grader, monkeypatch, "spawn", starters)
+    forked = graded(warm_grader, monkeypatch, "fork", starters, STARTER_STEPS)
+    spawned = graded(warm_grader, monkeypatch, "spawn", starters, STARTER_STEPS)
     assert spawned["score"] == 0 and all(t["status"] == "failed" for t in spawned["tests"])
     assert_same_grades(forked, spawned, "starters")
 
