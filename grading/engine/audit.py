@@ -549,6 +549,7 @@ class Listener:
         self._replies = 0
         self._silenced = False
         self.new_flags: list[dict] = []
+        self.imported = False  # the current process said it had imported its step
 
     def take(self, payload: bytes) -> None:
         """One note from the worker (``protocol.read_message``'s ``notes``)."""
@@ -562,6 +563,9 @@ class Listener:
             self._beat = max(self._beat, note["beat"])
         if "hello" in note:  # a (new) worker process: its heartbeats count from 1
             self._beat = self._replies = 0
+            self.imported = False
+        if note.get("imported") is True:
+            self.imported = True
         flag = note.get("flag")
         if isinstance(flag, dict):
             self.add(flag)

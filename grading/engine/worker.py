@@ -131,6 +131,7 @@ class Worker:
         self.audit = audit.Listener(step)  # what the worker reported: integrity flags
         self._proc: _Process | None = None
         self._start_failed: str | None = None  # why it could not start: not tried again
+        self._import_death: tuple | None = None  # how a process ended importing the step: every later call fails so
 
     def start(self, spawned: Spawned | None = None):
         """Start the process now without waiting for it: a spawned worker
@@ -149,7 +150,12 @@ class Worker:
 
     def call(self, probe, *args, **kwargs):
         """Run ``probe(step_module, *args, **kwargs)`` in the worker and
-        return its (data-only) result."""
+        return its (data-only) result. A process that ended while importing
+        the step (before it said it had) is not started again: the import
+        would end the next one too, so every later call fails the same way
+        at once (a spawned process costs seconds to start)."""
+        if self._import_death is not None:
+            raise WorkerCrashed(*self._import_death)
         if self.time_used >= self.limits.step_timeout:
             raise WorkerTimeout(
                 f"step {self.step.id} used up its {self.limits.step_timeout:g} s of running time, "
@@ -183,7 +189,10 @@ class Worker:
             raise WorkerTimeout(self._timeout_message(budget), *self._hang_location_and_output())
         except (EOFError, OSError):  # the pipe closed: the worker ended
             status = self._reap()
-            raise WorkerCrashed(self._death_message(status), None, self._output_excerpt())
+            death = (self._death_message(status), None, self._output_excerpt())
+            if not self.audit.imported:  # it ended importing the step: so would every new process, so no more are started
+                self._import_death = death
+            raise WorkerCrashed(*death)
         finally:
             self.time_used += time.monotonic() - started
         return protocol.decode_reply(reply, self._output_excerpt())
@@ -486,6 +495,7 @@ def worker_main(req_r, rep_w, out_fd, submission: Path, step: Step, limits: Limi
                 import_error = describe(exc, during_import=True)
             faulthandler.cancel_dump_traceback_later()
             recorder.after_import()
+            recorder.note({"imported": True}, always=True)  # the process outlived its step's import
         if import_error is not None:
             reply = {"ok": False, "error": import_error}
         else:

@@ -154,6 +154,34 @@ def test_a_spawned_worker_is_confined_and_ready_before_any_submission_code(tmp_p
         worker.close()
 
 
+def test_a_step_that_ends_its_process_at_import_is_not_started_again(tmp_path, monkeypatch):
+    """Every new process would end the same way, and a spawned one costs
+    seconds to start: the later calls fail at once, with the same words."""
+    from grading.config import STEPS_BY_ID, Limits
+    from grading.engine.probes import config_facts
+    from grading.engine.protocol import WorkerCrashed
+    from grading.engine.worker import Worker
+
+    submission = tmp_path / "sub"
+    submission.mkdir()
+    (submission / "step_01.py").write_text("import os\n\nos._exit(4)\n")
+    started = []
+    spawn = Worker._spawn
+    monkeypatch.setattr(Worker, "_spawn", lambda self, spawned: started.append(1) or spawn(self, spawned))
+    worker = Worker(submission, STEPS_BY_ID["01"], Limits(), tmp_path / "scratch", kind="spawn",
+                    test_modules=("tests.visible.test_step_01",))  # fmt: skip
+    try:
+        with pytest.raises(WorkerCrashed) as first:
+            worker.call(config_facts)
+        assert "exited (code 4)" in str(first.value)
+        with pytest.raises(WorkerCrashed) as again:
+            worker.call(config_facts)
+        assert str(again.value) == str(first.value)
+        assert len(started) == 1, "a new process was started for the second call"
+    finally:
+        worker.close()
+
+
 def test_pipes_without_select_wait_in_a_thread(monkeypatch):
     """Windows cannot select() on pipes: the judge's reads and writes then
     wait for a helper thread, with the same deadlines and the same errors.

@@ -22,6 +22,15 @@ from .test_spawn import assert_same_grades, graded
 # Aimed at the judge (its configuration, its report, its checks, the log), not at the worker process.
 _JUDGE_SIDE = {"fake_report", "patch_judge", "workflow_commands", "wrong_embeddings"}
 SPAWNED_CASES = [c for c in adversarial.CASES if c.name not in _JUDGE_SIDE]
+# Each case is graded on its hostile step alone: the honest steps graded with it
+# in ``test_adversarial`` (which shows they keep their points) have workers of
+# their own, spawned alike. Only a judge that dies takes them along: they are
+# what its relaunch grades.
+_JUDGE_DEATHS = {"kill_judge"}
+
+
+def graded_steps(case) -> list[str]:
+    return [case.step, *case.others] if case.name in _JUDGE_DEATHS else [case.step]
 
 
 @pytest.mark.parametrize("case", SPAWNED_CASES, ids=[adversarial._id(c) for c in SPAWNED_CASES])
@@ -40,6 +49,6 @@ def test_hostile_submission_same_grades(case, warm_grader, tmp_path, monkeypatch
             results[kind], stdout, stderr = adversarial._run_cli(folder, env | {"GRADING_WORKERS": kind}, tmp_path / kind)
             adversarial.assert_only_grader_commands(stdout, stderr, results[kind])
         else:
-            results[kind] = graded(warm_grader, monkeypatch, kind, folder, [case.step, *case.others], adversarial.LIMITS, env)
+            results[kind] = graded(warm_grader, monkeypatch, kind, folder, graded_steps(case), adversarial.LIMITS, env)
     assert_same_grades(results["fork"], results["spawn"], adversarial._id(case))
     adversarial._no_process_left(tmp_path)
