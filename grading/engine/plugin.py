@@ -174,6 +174,7 @@ class Judge:
             except SandboxError:
                 pass  # the check's first call reports it
         yield
+
     def needless(self, item) -> bool:
         """A twin whose counterpart passed: it cannot change the grade."""
         counterpart = item.stash.get(TWIN_KEY, "")

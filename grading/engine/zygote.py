@@ -12,8 +12,9 @@ submission: the zygote is not its session, and grades the next one.
 
 Besides the imports, the zygote computes the hidden tests' reference data
 (``checks.reference_fixture``) once for every judge, single-threaded, so
-no OpenMP thread team exists when it forks (OpenMP is not fork-safe). It adopts the orphans its judges
-leave (it is a subreaper) and ends them when the judge has ended.
+no OpenMP thread team exists when it forks (OpenMP is not fork-safe). It
+adopts the orphans its judges leave (it is a subreaper) and ends them when
+the judge has ended.
 
 Protocol, over a Unix socket pair (one message a send): the client sends
 one JSON request per judge with two file descriptors (the results pipe and the log file); the
