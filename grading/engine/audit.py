@@ -432,6 +432,15 @@ def prepare(submission: Path) -> None:
     """Judge side, before a worker starts: work out now what every worker
     would otherwise work out alone (touching every loaded module in a forked
     worker copies its memory): the watched modules loaded, the read roots."""
+    list_watched()
+    confinement.warm(submission)
+
+
+def list_watched() -> None:
+    """Bring the list of the watched modules loaded up to date. The zygote
+    lists them once (``grading.engine.zygote``), so a judge it forks looks
+    only at the modules it added itself, never touching (and so copying)
+    every module it inherited."""
     global _JUDGE_WATCHED, _JUDGE_MODULES
     count = len(sys.modules)
     if _JUDGE_WATCHED is None or count < _JUDGE_MODULES:
@@ -439,7 +448,6 @@ def prepare(submission: Path) -> None:
     elif count > _JUDGE_MODULES:  # the judge only ever adds modules (in order): look at the new ones alone
         _JUDGE_WATCHED += watched_names(itertools.islice(sys.modules, _JUDGE_MODULES, None))
     _JUDGE_MODULES = count
-    confinement.warm(submission)
 
 
 def install(fd: int, submission: Path, step, tmp: Path) -> Recorder:

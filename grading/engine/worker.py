@@ -161,7 +161,7 @@ class Worker:
                 f"step {self.step.id} used up its {self.limits.step_timeout:g} s of running time, "
                 "so its remaining checks were not run"
             )
-        request = pickle.dumps((probe, args, kwargs), protocol=pickle.HIGHEST_PROTOCOL)
+        request = protocol.encode_request((probe, args, kwargs))
         proc = self._ready()  # starting is not charged to the step: no submission code has run yet
         budget = min(self.limits.call_timeout, self.limits.step_timeout - self.time_used)
         started = time.monotonic()

@@ -197,7 +197,7 @@ def _warm_up():
     import transformers.generation.logits_process  # noqa: F401
     import transformers.models.gpt2.modeling_gpt2  # noqa: F401
 
-    from . import checks, plugin  # noqa: F401
+    from . import audit, checks, plugin  # noqa: F401
     from .judge import test_files
 
     for path in test_files(include_hidden=True):
@@ -208,6 +208,7 @@ def _warm_up():
     random_state = torch.random.get_rng_state()
     checks.compute_references()
     torch.random.set_rng_state(random_state)
+    audit.list_watched()
     gc.collect()
     gc.freeze()  # what every judge inherits: never walked by their collectors, never copied by touching it
 

@@ -150,6 +150,36 @@ def test_cli_does_not_import_torch():
     assert out.stdout.strip() == "[]"
 
 
+def test_a_request_carries_its_tensors_exactly():
+    """Storages travel as raw bytes (``protocol.encode_request``); the tensor
+    around each is still torch's own: class, dtype, shape, strides, offset,
+    ``requires_grad``."""
+    import pickle
+
+    import torch
+
+    base = torch.randn(6, 5)
+    sent = {
+        "weight": torch.nn.Parameter(torch.randn(3, 4)),
+        "transposed": base.t(),
+        "strided": base[1:5:2, 1:],
+        "ids": torch.arange(7),
+        "mask": torch.tensor([True, False]),
+        "half": torch.randn(3, dtype=torch.bfloat16),
+        "empty": torch.empty(0, 4),
+        "scalar": torch.tensor(2.5),
+        "meta": torch.empty(2, 3, device="meta"),
+    }
+    received = pickle.loads(protocol.encode_request(sent))
+    for name, tensor in sent.items():
+        got = received[name]
+        assert type(got) is type(tensor) and got.dtype == tensor.dtype and got.device == tensor.device, name
+        assert (got.shape, got.stride(), got.storage_offset()) == (tensor.shape, tensor.stride(), tensor.storage_offset()), name
+        assert got.requires_grad == tensor.requires_grad, name
+        assert tensor.is_meta or torch.equal(got, tensor), name
+    assert received["transposed"].untyped_storage().data_ptr() != base.untyped_storage().data_ptr()  # a copy, not shared memory
+
+
 def test_reply_size_is_capped():
     read_fd, write_fd = os.pipe()
     os.write(write_fd, protocol.HEADER.pack(1 << 40))
