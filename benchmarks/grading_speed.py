@@ -81,15 +81,19 @@ class Measured:
         self.name, self.seconds, self.rss_kb, self.pss_kb, self.returncode = name, seconds, rss_kb, pss_kb, returncode
 
 
-def measure(name: str, command: list[str], env: dict | None = None, cwd: Path = ROOT) -> Measured:
-    """Wall time of ``command`` and the peak memory of its process tree."""
+def measure(name: str, command: list[str], env: dict | None = None, cwd: Path = ROOT, memory: bool = True) -> Measured:
+    """Wall time of ``command`` and, with ``memory``, the peak memory of its
+    process tree. Reading a large process's PSS walks its page tables (about
+    20 ms for one that has imported torch) and contends with its page
+    faults, so polling slows what it watches, a process tree of several
+    such processes most: time a command with ``memory=False``."""
     peak = [0, 0]
     done = threading.Event()
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def poll():
-        while not done.wait(0.02):
+        while memory and not done.wait(0.02):
             total = [0, 0]
             for pid in _tree(process.pid):
                 rss, pss = _memory_kb(pid)
