@@ -12,8 +12,9 @@ side in one run, as ratios to the imports they cannot avoid:
   process tree. The grades of every clone are compared with one lone ``run``.
 
 Each timing is the best of ``--repeat``, taken with no memory polling (which
-slows what it watches); the regrade's peak memory is polled in one more
-regrade of its own. Run it on a quiet machine.
+slows what it watches); the two commands of a ratio take turns. The
+regrade's peak memory is polled in one more regrade of its own. Run it on a
+quiet machine.
 """
 
 from __future__ import annotations
@@ -39,10 +40,20 @@ GRADING = [sys.executable, "-m", "grading"]
 
 
 def best(name: str, command: list[str], repeat: int, cwd: Path = ROOT):
-    runs = [measure(name, command, cwd=cwd, memory=False) for _ in range(repeat)]
-    for run in runs:
-        assert run.returncode in (0, 1), f"{name} failed with exit code {run.returncode}"
-    return min(runs, key=lambda run: run.seconds)
+    return side_by_side({name: command}, repeat, cwd)[name]
+
+
+def side_by_side(commands: dict[str, list[str]], repeat: int, cwd: Path = ROOT) -> dict:
+    """The best of ``repeat`` timings of each command, the commands taking
+    turns, so that a ratio of two compares the same minutes of a machine
+    whose speed drifts."""
+    runs: dict[str, list] = {name: [] for name in commands}
+    for _ in range(repeat):
+        for name, command in commands.items():
+            run = measure(name, command, cwd=cwd, memory=False)
+            assert run.returncode in (0, 1), f"{name} failed with exit code {run.returncode}"
+            runs[name].append(run)
+    return {name: min(timed, key=lambda run: run.seconds) for name, timed in runs.items()}
 
 
 def make_classroom(root: Path, clones: int) -> Path:
@@ -66,15 +77,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
-    torch_floor = best("import torch", IMPORT_TORCH, args.repeat)
+    timed = side_by_side({"import torch": IMPORT_TORCH, "check 7": [*GRADING, "check", "7", "--submission", "solutions"]}, args.repeat)
+    torch_floor, check = timed["import torch"], timed["check 7"]
     print(f"import torch:            {torch_floor.seconds:6.2f} s", flush=True)
-    check = best("check 7", [*GRADING, "check", "7", "--submission", "solutions"], args.repeat)
     print(f"check 7 (finished step): {check.seconds:6.2f} s   check / import torch = {check.seconds / torch_floor.seconds:.2f}  (target <= 1.5)", flush=True)
-    floor = best("import floor", IMPORT_FLOOR, args.repeat)
-    print(f"import floor:            {floor.seconds:6.2f} s   (torch + transformers' GPT-2)", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         lone = Path(tmp) / "lone.json"
-        run = best("run", [*GRADING, "run", "--submission", "solutions", "--json", str(lone)], args.repeat)
+        run_command = [*GRADING, "run", "--submission", "solutions", "--json", str(lone)]
+        timed = side_by_side({"import floor": IMPORT_FLOOR, "run": run_command}, args.repeat)
+        floor, run = timed["import floor"], timed["run"]
+        print(f"import floor:            {floor.seconds:6.2f} s   (torch + transformers' GPT-2)", flush=True)
         print(f"run (solutions):         {run.seconds:6.2f} s   run / import floor = {run.seconds / floor.seconds:.2f}  (target <= 1.2)", flush=True)
         classroom = make_classroom(Path(tmp) / "classroom", args.clones)
         book = Path(tmp) / "gradebook.csv"
