@@ -93,7 +93,7 @@ def measure(name: str, command: list[str], env: dict | None = None, cwd: Path = 
     process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def poll():
-        while memory and not done.wait(0.02):
+        while not done.wait(0.02):
             total = [0, 0]
             for pid in _tree(process.pid):
                 rss, pss = _memory_kb(pid)
@@ -102,11 +102,13 @@ def measure(name: str, command: list[str], env: dict | None = None, cwd: Path = 
             peak[0], peak[1] = max(peak[0], total[0]), max(peak[1], total[1])
 
     poller = threading.Thread(target=poll, daemon=True)
-    poller.start()
+    if memory:
+        poller.start()
     returncode = process.wait()
     seconds = time.perf_counter() - started
     done.set()
-    poller.join()
+    if memory:
+        poller.join()
     return Measured(name, seconds, peak[0], peak[1], returncode)
 
 

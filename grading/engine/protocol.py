@@ -200,7 +200,7 @@ def _storage_from_bytes(data: bytes, dtype):
     """Worker side: a storage of ``dtype`` holding a copy of ``data``."""
     import torch
 
-    untyped = torch.UntypedStorage.from_buffer(data, dtype=torch.uint8) if data else torch.UntypedStorage(0)
+    untyped = torch.UntypedStorage.from_buffer(data, dtype=torch.uint8)
     return torch.storage.TypedStorage(wrap_storage=untyped, dtype=dtype, _internal=True)
 
 

@@ -197,7 +197,8 @@ def _warm_up():
     import transformers.generation.logits_process  # noqa: F401
     import transformers.models.gpt2.modeling_gpt2  # noqa: F401
 
-    from . import audit, checks, plugin  # noqa: F401
+    from . import audit, checks
+    from . import plugin  # noqa: F401
     from .judge import test_files
 
     for path in test_files(include_hidden=True):
