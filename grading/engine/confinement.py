@@ -382,8 +382,8 @@ def redirect_output(out_fd: int) -> list[str]:
 
         for std, fd in ((-10, 0), (-11, 1), (-12, 2)):  # STD_INPUT_HANDLE, STD_OUTPUT_HANDLE, STD_ERROR_HANDLE
             ctypes.windll.kernel32.SetStdHandle(std, msvcrt.get_osfhandle(fd))
-    # The judge's sys.stdout/stderr are pytest's capture objects over files
-    # this process no longer has: print() must reach fds 1 and 2 instead.
+    # The judge's sys.stdout/stderr write to the judge's log, through
+    # descriptors this process no longer has: print() must reach fds 1 and 2.
     sys.stdout = sys.__stdout__ = io.TextIOWrapper(os.fdopen(1, "wb", closefd=False), "utf-8", "replace", line_buffering=True)
     sys.stderr = sys.__stderr__ = io.TextIOWrapper(os.fdopen(2, "wb", closefd=False), "utf-8", "backslashreplace", line_buffering=True)
     faulthandler.enable(file=out_fd)  # a segfault's Python stack lands in the output

@@ -126,8 +126,9 @@ def judge_arguments(submission: Path, test_paths: list[Path], results_fd: int | 
         "-p", "no:stepwise", "-p", "no:lsof", "-p", "no:nose",
         # No student code runs in the judge, so nothing for these to catch; their
         # log capture around every check and their final gc passes over torch's
-        # and transformers' heap cost about a second a submission.
-        "-p", "no:logging", "-p", "no:unraisableexception", "-p", "no:threadexception",
+        # and transformers' heap cost about a second a submission. For the same
+        # reason its output is not captured check by check: it goes to the log.
+        "-p", "no:logging", "-p", "no:unraisableexception", "-p", "no:threadexception", "--capture=no",
         "-p", "grading.engine.plugin",
         "-p", "pytest_jsonreport.plugin", "-p", "pytest_timeout",
         "--assert=plain", "-q", "--tb=short", "--color=no",

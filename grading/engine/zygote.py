@@ -214,11 +214,14 @@ def _warm_up():
     gc.freeze()  # what every judge inherits: never walked by their collectors, never copied by touching it
 
 
-def _judge_child(request: dict, results_fd: int, log_fd: int, control: socket.socket) -> None:
+def _judge_child(request: dict, results_fd: int, log_fd: int, control: socket.socket, wakeup: tuple[int, int]) -> None:
     """In the forked judge: become the process ``run`` would have started."""
     control.close()
     os.setsid()
+    signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    for fd in wakeup:
+        os.close(fd)
     os.dup2(log_fd, 1)
     os.dup2(log_fd, 2)
     os.close(log_fd)
@@ -242,13 +245,35 @@ def _judge_child(request: dict, results_fd: int, log_fd: int, control: socket.so
         os._exit(code)
 
 
+def _wake_on_child_exit() -> tuple[int, int]:
+    """A pipe that receives a byte whenever a child ends (SIGCHLD), so the
+    loop below reports an ended judge at once instead of polling for it."""
+    wakeup = os.pipe()
+    for fd in wakeup:
+        os.set_blocking(fd, False)
+    signal.signal(signal.SIGCHLD, lambda *_: None)  # a handler of Python's own: only then is the byte written
+    signal.set_wakeup_fd(wakeup[1])
+    return wakeup
+
+
+def _drain(fd: int) -> None:
+    try:
+        while os.read(fd, 4096):
+            pass
+    except BlockingIOError:
+        pass
+
+
 def serve(control: socket.socket) -> None:
     reaping.become_subreaper()
     _warm_up()
+    wakeup = _wake_on_child_exit()
     judges: dict[int, int] = {}  # pid -> request id
     while True:
-        readable, _, _ = select.select([control], [], [], 0.05)
-        if readable:
+        readable, _, _ = select.select([control, wakeup[0]], [], [])
+        if wakeup[0] in readable:
+            _drain(wakeup[0])
+        if control in readable:
             try:
                 data, fds, _, _ = socket.recv_fds(control, _MAX_REQUEST, 2)
             except OSError:
@@ -263,7 +288,7 @@ def serve(control: socket.socket) -> None:
             results_fd, log_fd = fds
             pid = os.fork()
             if pid == 0:
-                _judge_child(request, results_fd, log_fd, control)
+                _judge_child(request, results_fd, log_fd, control, wakeup)
             os.close(results_fd)
             os.close(log_fd)
             judges[pid] = request["id"]
