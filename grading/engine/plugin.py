@@ -45,7 +45,7 @@ from ..config import STEPS, STEPS_BY_ID, Limits, step_of, worker_kind
 from .checks import CheckFailure
 from .prerequisites import preload_references, references_exist
 from .protocol import SandboxError
-from .reaping import become_subreaper, kill_strays
+from .reaping import become_subreaper, kill_strays, settle
 from .worker import Worker, spawn_interpreter, start_plan
 
 
@@ -262,6 +262,7 @@ class Judge:
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session, exitstatus):
         self.close_workers()
+        settle()
         kill_strays()
         shutil.rmtree(self.scratch, ignore_errors=True)
         if self.report is not None:

@@ -13,8 +13,10 @@ import os
 import signal
 from pathlib import Path
 
-# Workers alive now, and whether this process adopts its descendants' orphans.
+# Workers alive now; workers killed but not yet reaped; and whether this
+# process adopts its descendants' orphans.
 LIVE: set[int] = set()
+DYING: set[int] = set()
 _ADOPTS_ORPHANS = False
 
 
@@ -52,6 +54,22 @@ def kill_strays(keep: set[int] | None = None):
                 os.waitpid(pid, 0)
             except ChildProcessError:
                 pass
+            DYING.discard(pid)  # reaped: its number may be reused, so it must not be waited for again
+
+
+def settle():
+    """Reap the workers killed without waiting (``DYING``), then end what
+    they left behind: called before any more submission code runs. Their
+    memory is freed meanwhile, while the judge does other work."""
+    if not DYING:
+        return
+    for pid in list(DYING):
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+        DYING.discard(pid)
+    kill_strays()
 
 
 def children_of(parent: int) -> list[int]:

@@ -166,6 +166,7 @@ class Worker:
         budget = min(self.limits.call_timeout, self.limits.step_timeout - self.time_used)
         started = time.monotonic()
         watch = None if "output-cap" in (self.confinement or ()) else self._watch_output
+        reaping.settle()  # the steps before this one have left nothing running
         try:
             deadline = started + budget
             protocol.write_message(proc.requests, request, deadline)
@@ -198,7 +199,11 @@ class Worker:
         return protocol.decode_reply(reply, self._output_excerpt())
 
     def close(self):
-        self._kill()
+        """End the worker, its step done. A forked worker is not waited for:
+        the kernel frees its memory while the judge goes on, and
+        ``reaping.settle`` reaps it, with any orphan it left, before more
+        submission code runs."""
+        self._kill(wait=False)
 
     # -- starting ------------------------------------------------------------
 
@@ -298,8 +303,9 @@ class Worker:
         self._kill(reaped=True)
         return code
 
-    def _kill(self, reaped: bool = False):
-        """Kill the worker, its process group and anything it left behind."""
+    def _kill(self, reaped: bool = False, wait: bool = True):
+        """Kill the worker, its process group and anything it left behind
+        (``wait=False``: a forked worker is reaped later, by ``reaping.settle``)."""
         proc, self._proc = self._proc, None
         if proc is None:
             return
@@ -315,6 +321,9 @@ class Worker:
                     os.close(fd)
                 except OSError:
                     pass
+            if not wait and not reaped:
+                reaping.DYING.add(proc.pid)
+                return
             if not reaped:
                 try:
                     os.waitpid(proc.pid, 0)
