@@ -93,7 +93,7 @@ class Judge:
         self.workers: dict[tuple[str, bool], Worker] = {}
         self.kind = worker_kind()
         self.test_modules: dict[str, tuple[str, ...]] = {}  # step -> the modules its probes come from
-        self.starts: dict[str, list[str]] = {}  # nodeid -> steps whose spawned worker to start before it
+        self.starts: dict[str, list[str]] = {}  # nodeid -> steps whose worker to start before it
         # Spawned interpreters for the first two steps, importing torch while this judge does.
         steps = {step.id for step in map(step_of, config.args) if step} - self.skip
         self.interpreters = [spawn_interpreter(self.scratch / f"worker-{n}.out") for n in range(min(2, len(steps)) * (self.kind == "spawn"))]
@@ -152,10 +152,10 @@ class Judge:
         self.emit(event="collected", checks=[check_facts(item) for item in session.items])
         self.emit(event="workers", kind=self.kind)
         plan = [(it.nodeid, it.stash[STEP_KEY], getattr(getattr(it, "module", None), "__name__", "")) for it in session.items]
-        self.test_modules, starts = start_plan(plan)
-        if self.kind == "spawn":  # a fresh interpreter takes seconds: start each step's ahead of its checks
-            self.starts = starts
-            self.start_workers("")
+        # Each step's worker starts ahead of its checks: a spawned one imports
+        # torch meanwhile (seconds), a forked one confines itself on another core.
+        self.test_modules, self.starts = start_plan(plan)
+        self.start_workers("")
 
     def pytest_runtest_logstart(self, nodeid, location):
         self.emit(event="start", nodeid=nodeid)
@@ -163,8 +163,9 @@ class Judge:
     @pytest.hookimpl(tryfirst=True, hookwrapper=True)
     def pytest_runtest_protocol(self, item, nextitem):
         """Before the check's time limit starts (pytest-timeout's timer is
-        inside this wrapper): start the spawned workers planned here, and let
-        this check's own finish starting, which no submission code is part of."""
+        inside this wrapper): start the workers planned here, and let a
+        spawned worker of this check's own finish starting, which no
+        submission code is part of (a forked one is waited for at its first call)."""
         self.start_workers(item.nodeid)
         step_id = item.stash.get(STEP_KEY, "")
         # A twin on the student's own steps is mostly skipped: its worker starts when it runs.

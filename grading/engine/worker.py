@@ -406,14 +406,15 @@ def _kill_tree_windows(pid: int):
 
 
 def start_plan(items: list[tuple[str, str, str]]) -> tuple[dict[str, tuple[str, ...]], dict[str, list[str]]]:
-    """When to start spawned workers, from the collected checks in run order
+    """When to start workers, from the collected checks in run order
     (``(nodeid, step id, test module name)``).
 
     Returns each step's test modules (what its workers import for the probes)
     and, for the first check of each step, the steps whose worker to start
-    then: the next step's, so that it imports torch while this step is
-    checked. The first step's and the second's start at once (key ``""``).
-    Workers on the student's own earlier steps start when first used.
+    then: the next step's, so that it gets ready (a spawned one imports
+    torch) while this step is checked. The first step's and the second's
+    start at once (key ``""``). Workers on the student's own earlier steps
+    start when first used.
     """
     modules: dict[str, set[str]] = {}
     first: dict[str, str] = {}
