@@ -79,11 +79,22 @@ def _make_process_private():
 class Judge:
     def __init__(self, config):
         self.config = config
-        option = config.option
-        self.submission = Path(option.submission or ".").resolve()
+        self.skip = {s for s in (config.option.skip_steps or "").split(",") if s}
+        # What collection finds out, the same for every submission:
+        self.test_modules: dict[str, tuple[str, ...]] = {}  # step -> the modules its probes come from
+        self.starts: dict[str, list[str]] = {}  # nodeid -> steps whose worker to start before it
+        self.twin_of: dict[str, str] = {}  # a check's nodeid -> its twin's (for checks that have one)
+        self.checks_of_step: dict[str, list[str]] = {}  # step id -> nodeids of its checks (no twins)
+        self.take_submission(config.option.submission, config.option.results_fd)
+
+    def take_submission(self, submission: str | None, results_fd: int | None):
+        """What belongs to one submission's run: its folder, limits, results
+        stream, scratch folder and workers. A judge forked from a session
+        that collected already (``grading.engine.zygote``) takes its own here."""
+        self.submission = Path(submission or ".").resolve()
         self.limits = Limits.from_env()
-        self.skip = {s for s in (option.skip_steps or "").split(",") if s}
-        fd = option.results_fd
+        self.kind = worker_kind()
+        fd = results_fd
         if fd and os.name == "nt":  # Windows passes the pipe as a handle
             import msvcrt
 
@@ -91,16 +102,11 @@ class Judge:
         self.stream = os.fdopen(fd, "w", buffering=1) if fd else None
         self.scratch = Path(tempfile.mkdtemp(prefix="grading-"))
         self.workers: dict[tuple[str, bool], Worker] = {}
-        self.kind = worker_kind()
-        self.test_modules: dict[str, tuple[str, ...]] = {}  # step -> the modules its probes come from
-        self.starts: dict[str, list[str]] = {}  # nodeid -> steps whose worker to start before it
         # Spawned interpreters for the first two steps, importing torch while this judge does.
-        steps = {step.id for step in map(step_of, config.args) if step} - self.skip
+        steps = {step.id for step in map(step_of, self.config.args) if step} - self.skip
         self.interpreters = [spawn_interpreter(self.scratch / f"worker-{n}.out") for n in range(min(2, len(steps)) * (self.kind == "spawn"))]
         self.partial: dict[str, dict] = {}
         self.outcomes: dict[str, str] = {}  # nodeid -> "passed", "failed", "skipped", "error"
-        self.twin_of: dict[str, str] = {}  # a check's nodeid -> its twin's (for checks that have one)
-        self.checks_of_step: dict[str, list[str]] = {}  # step id -> nodeids of its checks (no twins)
         self.report: dict | None = None
 
     # -- results stream --------------------------------------------------------
@@ -149,12 +155,19 @@ class Judge:
         # long as the judge: the collector need not walk it again, and forked
         # workers then share its pages instead of copying them.
         gc.freeze()
+        plan = [(it.nodeid, it.stash[STEP_KEY], getattr(getattr(it, "module", None), "__name__", "")) for it in session.items]
+        self.test_modules, self.starts = start_plan(plan)
+        if not self.config.stash.get(KEPT_COLLECTED, False):
+            self.begin(session)
+
+    def begin(self, session):
+        """The run proper: announce every collected check with its facts, and
+        start the first workers. Each step's worker starts ahead of its
+        checks: a spawned one imports torch meanwhile (seconds), a forked one
+        confines itself on another core. A session kept collected for many
+        submissions (``KEPT_COLLECTED``) begins in each judge forked from it."""
         self.emit(event="collected", checks=[check_facts(item) for item in session.items])
         self.emit(event="workers", kind=self.kind)
-        plan = [(it.nodeid, it.stash[STEP_KEY], getattr(getattr(it, "module", None), "__name__", "")) for it in session.items]
-        # Each step's worker starts ahead of its checks: a spawned one imports
-        # torch meanwhile (seconds), a forked one confines itself on another core.
-        self.test_modules, self.starts = start_plan(plan)
         self.start_workers("")
 
     def pytest_runtest_logstart(self, nodeid, location):
@@ -305,6 +318,9 @@ class Judge:
 
 
 STEP_KEY = pytest.StashKey[str]()
+# Set by grading.engine.collected_session, which keeps a collected session in
+# the warm process to fork judges from: that session begins no run itself.
+KEPT_COLLECTED = pytest.StashKey[bool]()
 # Reported with the judge's last word, so a test can hold `check` to torch
 # alone: the visible checks never need transformers' seconds of import.
 HEAVY_MODULES = ("transformers",)

@@ -12,7 +12,10 @@ submission: the zygote is not its session, and grades the next one.
 
 Besides the imports, the zygote computes the hidden tests' reference data
 (``checks.reference_fixture``) once for every judge, single-threaded, so
-no OpenMP thread team exists when it forks (OpenMP is not fork-safe). It
+no OpenMP thread team exists when it forks (OpenMP is not fork-safe), and
+it collects the checks once: the first judge's pytest session is kept here
+(``grading.engine.collected_session``), and each later judge with the same
+arguments is forked from it where pytest would start running the checks. It
 adopts the orphans its judges leave (it is a subreaper) and ends them when
 the judge has ended.
 
@@ -38,6 +41,7 @@ import sys
 import threading
 from pathlib import Path
 
+from ..config import WorkerKindError, worker_kind
 from . import reaping
 
 _MAX_REQUEST = 1 << 20  # bytes
@@ -214,13 +218,13 @@ def _warm_up():
     gc.freeze()  # what every judge inherits: never walked by their collectors, never copied by touching it
 
 
-def _judge_child(request: dict, results_fd: int, log_fd: int, control: socket.socket, wakeup: tuple[int, int]) -> None:
-    """In the forked judge: become the process ``run`` would have started."""
-    control.close()
+def _become_judge(request: dict, results_fd: int, log_fd: int, server: "_Server") -> None:
+    """In a forked judge: become the process ``run`` would have started."""
+    server.control.close()
     os.setsid()
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    for fd in wakeup:
+    for fd in server.wakeup:
         os.close(fd)
     os.dup2(log_fd, 1)
     os.dup2(log_fd, 2)
@@ -233,16 +237,139 @@ def _judge_child(request: dict, results_fd: int, log_fd: int, control: socket.so
     os.chdir(request["cwd"])
     sys.stdout = sys.__stdout__ = open(1, "w", encoding="utf-8", errors="replace", closefd=False, buffering=1)
     sys.stderr = sys.__stderr__ = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False, buffering=1)
-    argv = [arg.replace("{results_fd}", str(results_fd)) for arg in request["argv"]]
+
+
+def _exit_with(code: int):
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def _run_pytest(argv: list[str]):
+    """A judge that collects for itself: ``pytest.main`` afresh."""
     import pytest
 
     code = 3
     try:
         code = int(pytest.main(argv))
     finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
+        _exit_with(code)
+
+
+def _judge_argv(request: dict, results_fd: int) -> list[str]:
+    return [arg.replace("{results_fd}", str(results_fd)) for arg in request["argv"]]
+
+
+def _option(argv: list[str], name: str) -> str:
+    return argv[argv.index(name) + 1]
+
+
+def _session_key(request: dict) -> tuple | None:
+    """What judges forked from one collected session share: their pytest
+    arguments but the submission and the results pipe, and their folder.
+    None for a judge that must collect for itself: a relaunch (some checks
+    deselected, some steps skipped), or spawned workers."""
+    argv = list(request["argv"])
+    try:
+        forks = worker_kind(request["env"]) == "fork"
+    except WorkerKindError:
+        forks = False  # the judge reports it
+    if "--deselect" in argv or _option(argv, "--skip-steps") or not forks:
+        return None
+    for name in ("--submission", "--results-fd"):
+        argv[argv.index(name) + 1] = ""
+    return (request["cwd"], *argv)
+
+
+class _Server:
+    """The warm process's loop: a judge forked for each request, reported
+    once it has ended. The first request that allows it is collected in this
+    process (``collected_session``), and each later request with the same
+    arguments gets a judge forked from that session."""
+
+    def __init__(self, control: socket.socket):
+        self.control = control
+        self.wakeup = _wake_on_child_exit()
+        self.judges: dict[int, int] = {}  # pid -> request id
+        self.collected: tuple | None = None  # the collected session's key, once there is one
+
+    def loop(self, session=None, pending: tuple | None = None):
+        """Serve until the client is gone (then return None). In a judge
+        forked from the collected ``session``, return ``(request,
+        results_fd)`` for it to run its checks; other judges never return."""
+        while True:
+            if pending is None:
+                readable, _, _ = select.select([self.control, self.wakeup[0]], [], [])
+                if self.wakeup[0] in readable:
+                    _drain(self.wakeup[0])
+                if self.control in readable:
+                    pending = self._receive()
+                    if pending is None:
+                        return None
+            if pending:
+                (request, (results_fd, log_fd)), pending = pending, None
+                key = _session_key(request)
+                if session is None and self.collected is None and key is not None:
+                    self.collected = key
+                    _collect_and_serve(self, request, (results_fd, log_fd))  # returns only if it could not collect
+                    self.collected = ()  # then every judge collects for itself
+                pid = os.fork()
+                if pid == 0:
+                    _become_judge(request, results_fd, log_fd, self)
+                    if session is not None and key == self.collected:
+                        return request, results_fd
+                    _run_pytest(_judge_argv(request, results_fd))
+                os.close(results_fd)
+                os.close(log_fd)
+                self.judges[pid] = request["id"]
+                _send(self.control, {"id": request["id"], "pid": pid})
+            _reap(self.control, self.judges)
+
+    def _receive(self):
+        """The next request with its two descriptors; () for a malformed
+        message; None once the client is gone."""
+        try:
+            data, fds, _, _ = socket.recv_fds(self.control, _MAX_REQUEST, 2)
+        except OSError:
+            data, fds = b"", []
+        if not data:
+            return None
+        if len(fds) != 2:
+            for fd in fds:
+                os.close(fd)
+            return ()
+        return json.loads(data), tuple(fds)
+
+    def end(self):
+        """End every judge still running: the client is gone."""
+        for pid in self.judges:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+
+def _collect_and_serve(server: _Server, request: dict, fds: tuple[int, int]) -> None:
+    """Collect the checks here, once, with ``request``'s arguments, and serve
+    every later request from inside that session: the warm process never
+    returns from it, and a judge forked from it exits once its checks have
+    run. Returns only if pytest ended before running any check (it could not
+    collect them); ``request`` is then still to be served."""
+    os.environ.clear()
+    os.environ.update(request["env"])
+    os.chdir(request["cwd"])
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (1, 2):  # what the session prints before any judge exists is nobody's
+        os.dup2(devnull, fd)
+    os.close(devnull)
+    import pytest
+
+    from .collected_session import CollectedSession
+
+    session = CollectedSession(server, (request, fds))
+    code = pytest.main(_judge_argv(request, 0), plugins=[session])  # 0: no results pipe until a judge begins
+    if session.forked is not None:  # a judge forked from the session: its checks have run
+        _exit_with(int(code))
 
 
 def _wake_on_child_exit() -> tuple[int, int]:
@@ -267,38 +394,9 @@ def _drain(fd: int) -> None:
 def serve(control: socket.socket) -> None:
     reaping.become_subreaper()
     _warm_up()
-    wakeup = _wake_on_child_exit()
-    judges: dict[int, int] = {}  # pid -> request id
-    while True:
-        readable, _, _ = select.select([control, wakeup[0]], [], [])
-        if wakeup[0] in readable:
-            _drain(wakeup[0])
-        if control in readable:
-            try:
-                data, fds, _, _ = socket.recv_fds(control, _MAX_REQUEST, 2)
-            except OSError:
-                data, fds = b"", []
-            if not data:
-                break  # the client is gone
-            if len(fds) != 2:
-                for fd in fds:
-                    os.close(fd)
-                continue
-            request = json.loads(data)
-            results_fd, log_fd = fds
-            pid = os.fork()
-            if pid == 0:
-                _judge_child(request, results_fd, log_fd, control, wakeup)
-            os.close(results_fd)
-            os.close(log_fd)
-            judges[pid] = request["id"]
-            _send(control, {"id": request["id"], "pid": pid})
-        _reap(control, judges)
-    for pid in judges:
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+    server = _Server(control)
+    server.loop()
+    server.end()
 
 
 def _reap(control: socket.socket, judges: dict[int, int]) -> None:

@@ -88,3 +88,25 @@ def test_a_hanging_submission_costs_only_itself(warm_grader, tmp_path):
     hang = warm_grader(with_hostile(tmp_path / "hang", "05", "infinite_loop"), ["05"], limits=QUICK)
     assert hang["steps"][4]["score"] < 5
     assert warm_grader(GRADER_ROOT / "solutions", ["05"], limits=QUICK)["steps"][4]["score"] == 5
+
+
+def test_only_judges_that_differ_by_submission_share_the_collected_session(tmp_path):
+    """The warm process collects the checks once (``collected_session``): a
+    judge is forked from that session only where collecting would find the
+    same checks, never for a relaunch (checks deselected) or spawned workers."""
+    from grading.engine.judge import judge_arguments, judge_environment, test_files
+    from grading.engine.zygote import _session_key
+
+    def request(submission, **changes):
+        args = dict(skip=set(), deselect=(), limits=Limits())
+        args.update(changes)
+        argv = judge_arguments(Path(submission), test_files(True), "{results_fd}", args["limits"], args["skip"], args["deselect"])
+        env = dict(judge_environment(args["limits"]), **args.get("env", {}))
+        return {"argv": argv, "env": env, "cwd": str(GRADER_ROOT)}
+
+    key = _session_key(request(tmp_path / "alice"))
+    assert key is not None and key == _session_key(request(tmp_path / "bob"))
+    assert _session_key(request(tmp_path / "bob", limits=QUICK)) not in (None, key)  # another time limit per check
+    assert _session_key(request(tmp_path / "bob", deselect={"tests/visible/test_step_01.py::x"})) is None
+    assert _session_key(request(tmp_path / "bob", skip={"05"})) is None
+    assert _session_key(request(tmp_path / "bob", env={"GRADING_WORKERS": "spawn"})) is None
