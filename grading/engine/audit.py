@@ -445,8 +445,9 @@ def list_watched() -> None:
     count = len(sys.modules)
     if _JUDGE_WATCHED is None or count < _JUDGE_MODULES:
         _JUDGE_WATCHED = watched_names()
-    elif count > _JUDGE_MODULES:  # the judge only ever adds modules (in order): look at the new ones alone
-        _JUDGE_WATCHED += watched_names(itertools.islice(sys.modules, _JUDGE_MODULES, None))
+    elif count > _JUDGE_MODULES:  # the judge only ever adds modules (in order): look at the new ones alone,
+        # from the end (skipping the old ones from the start would touch every one of them)
+        _JUDGE_WATCHED += reversed(watched_names(itertools.islice(reversed(sys.modules), count - _JUDGE_MODULES)))
     _JUDGE_MODULES = count
 
 
