@@ -260,8 +260,8 @@ def _judge_argv(request: dict, results_fd: int) -> list[str]:
     return [arg.replace("{results_fd}", str(results_fd)) for arg in request["argv"]]
 
 
-def _option(argv: list[str], name: str) -> str:
-    return argv[argv.index(name) + 1]
+def _option(argv: list[str], name: str) -> str | None:
+    return argv[argv.index(name) + 1] if name in argv[:-1] else None
 
 
 def _session_key(request: dict) -> tuple | None:
@@ -274,7 +274,9 @@ def _session_key(request: dict) -> tuple | None:
         forks = worker_kind(request["env"]) == "fork"
     except WorkerKindError:
         forks = False  # the judge reports it
-    if "--deselect" in argv or _option(argv, "--skip-steps") or not forks:
+    if "--deselect" in argv or _option(argv, "--skip-steps") != "" or not forks:
+        return None
+    if _option(argv, "--submission") is None or _option(argv, "--results-fd") is None:
         return None
     for name in ("--submission", "--results-fd"):
         argv[argv.index(name) + 1] = ""
