@@ -12,7 +12,8 @@ difference and where it is.
 
 ``reference_fixture`` declares a module's reference data (transformers'
 models and their outputs): computed once per process, so a warm grader
-computes it once for a whole class.
+computes it once for a whole class, and a lone judge has a helper process
+compute it on another core while its first steps are checked.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ def check(title: str, *, hint: str, weight: float = 1.0):
 
 
 _REFERENCES: list = []  # every reference fixture's computation, as its module was imported
+_ASIDE: dict = {}  # the helper computing them on another core (compute_references_aside): its pipe and pid
 
 
 def reference_fixture(compute):
@@ -51,6 +53,8 @@ def reference_fixture(compute):
 
     @functools.wraps(compute)
     def shared():
+        if "value" not in memo and _ASIDE:
+            _take_from_aside(shared)
         if "value" not in memo:
             before = torch.random.get_rng_state()
             value = compute()
@@ -60,6 +64,7 @@ def reference_fixture(compute):
             torch.random.set_rng_state(memo["random_state"])
         return memo["value"]
 
+    shared.memo = memo
     _REFERENCES.append(shared)
     return pytest.fixture(scope="module")(shared)
 
@@ -72,6 +77,68 @@ def compute_references():
             shared()
         except Exception:
             pass
+
+
+def compute_references_aside():
+    """In a judge that has just collected its checks (``run``, ``check``):
+    fork a helper that computes every reference fixture not computed yet,
+    on another core while the first steps are checked, and streams each
+    value back as soon as it is done; a fixture's first use takes it from
+    there (or computes it itself if the helper could not). The helper
+    computes them in order from this process's state before any check ran,
+    as the warm process does for its judges (``grading.engine.zygote``)."""
+    import os
+    import time
+
+    from . import confinement, protocol, reaping
+
+    pending = [index for index, shared in enumerate(_REFERENCES) if "value" not in shared.memo]
+    if not pending:
+        return
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the helper: the grader's own code, never a submission's
+        try:
+            confinement.keep_only_fds({write_fd})
+            for index in pending:
+                try:
+                    _REFERENCES[index]()
+                    memo = _REFERENCES[index].memo
+                    message = (index, True, memo["value"], memo["random_state"])
+                except Exception:
+                    message = (index, False, None, None)  # the judge computes it, and so reports its error
+                protocol.send_reply(write_fd, protocol.encode_request(message))
+        finally:
+            os._exit(0)
+    os.close(write_fd)
+    reaping.LIVE.add(pid)
+    _ASIDE.update(fd=read_fd, pid=pid, left=len(pending), deadline=time.monotonic() + 120)
+
+
+def _take_from_aside(wanted) -> None:
+    """Read the helper's values until ``wanted``'s has come; once all have
+    (or the helper failed), reap it, and what is left is computed here."""
+    import os
+    import pickle
+    import signal
+
+    from . import protocol, reaping
+
+    while "value" not in wanted.memo and _ASIDE["left"]:
+        try:
+            index, ok, value, random_state = pickle.loads(protocol.read_message(_ASIDE["fd"], _ASIDE["deadline"]))
+        except Exception:  # it ended or stalled
+            os.kill(_ASIDE["pid"], signal.SIGKILL)
+            break
+        _ASIDE["left"] -= 1
+        if ok:
+            _REFERENCES[index].memo.update(value=value, random_state=random_state)
+    if _ASIDE["left"] and "value" in wanted.memo:
+        return  # more to come, for later fixtures
+    os.close(_ASIDE["fd"])
+    os.waitpid(_ASIDE["pid"], 0)
+    reaping.LIVE.discard(_ASIDE["pid"])
+    _ASIDE.clear()
 
 
 def expect(condition, message: str):

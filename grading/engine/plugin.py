@@ -42,7 +42,7 @@ from pathlib import Path
 import pytest
 
 from ..config import STEPS, STEPS_BY_ID, Limits, step_of, worker_kind
-from .checks import CheckFailure
+from .checks import CheckFailure, compute_references_aside
 from .prerequisites import preload_references, references_exist
 from .protocol import SandboxError
 from .reaping import become_subreaper, kill_strays, settle
@@ -168,6 +168,8 @@ class Judge:
         submissions (``KEPT_COLLECTED``) begins in each judge forked from it."""
         self.emit(event="collected", checks=[check_facts(item) for item in session.items])
         self.emit(event="workers", kind=self.kind)
+        if self.kind == "fork":  # where forking this process is safe
+            compute_references_aside()
         self.start_workers("")
 
     def pytest_runtest_logstart(self, nodeid, location):

@@ -110,3 +110,41 @@ def test_only_judges_that_differ_by_submission_share_the_collected_session(tmp_p
     assert _session_key(request(tmp_path / "bob", deselect={"tests/visible/test_step_01.py::x"})) is None
     assert _session_key(request(tmp_path / "bob", skip={"05"})) is None
     assert _session_key(request(tmp_path / "bob", env={"GRADING_WORKERS": "spawn"})) is None
+
+
+def test_a_lone_judge_takes_its_reference_data_from_a_helper_as_the_warm_process_computes_it(monkeypatch):
+    """``checks.compute_references_aside``: a helper process computes the
+    reference fixtures in order from the judge's state, the judge takes each
+    value and the random state it left at first use, and one that failed in
+    the helper is computed (and fails) in the judge itself."""
+    import torch
+
+    from grading.engine import checks
+
+    def draws():
+        return torch.rand(3)  # from the global random state, on purpose
+
+    def broken():
+        raise RuntimeError("no reference")
+
+    def mine(compute):
+        checks.reference_fixture(compute)
+        return checks._REFERENCES.pop()
+
+    torch.manual_seed(5)
+    expected_first, expected_second = torch.rand(3), torch.rand(3)
+    shared = [mine(draws), mine(broken), mine(draws)]
+    monkeypatch.setattr(checks, "_REFERENCES", shared)
+    torch.manual_seed(5)
+    checks.compute_references_aside()
+    torch.manual_seed(9)  # the judge's own state meanwhile does not matter
+    assert torch.equal(shared[0](), expected_first)
+    assert torch.equal(torch.rand(3), expected_second), "the state the computation left was not put back"
+    assert torch.equal(shared[2](), expected_second)  # the helper went on from where the first left it
+    try:
+        shared[1]()
+    except RuntimeError as error:
+        assert "no reference" in str(error)
+    else:
+        raise AssertionError("a reference that cannot be computed must fail in the judge")
+    assert not checks._ASIDE, "the helper was not reaped"
