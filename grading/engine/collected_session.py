@@ -29,12 +29,14 @@ class CollectedSession:
     def __init__(self, server, first: tuple):
         self.server, self.first = server, first  # the zygote's ``_Server``; the request that collected
         self.forked: dict | None = None  # in a judge forked from the session: its request
+        self.serving = False  # whether the warm process got as far as serving from the session
 
     def pytest_configure(self, config):
         config.stash[KEPT_COLLECTED] = True  # the judge of this session begins no run of its own
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtestloop(self, session):
+        self.serving = True
         judge = session.config._grading
         shutil.rmtree(judge.scratch, ignore_errors=True)  # the session's own: each judge makes its own
         forked = self.server.loop(session, pending=self.first)

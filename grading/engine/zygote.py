@@ -372,6 +372,9 @@ def _collect_and_serve(server: _Server, request: dict, fds: tuple[int, int]) -> 
     code = pytest.main(_judge_argv(request, 0), plugins=[session])  # 0: no results pipe until a judge begins
     if session.forked is not None:  # a judge forked from the session: its checks have run
         _exit_with(int(code))
+    if session.serving:  # the loop itself failed: end, and the client starts another warm process
+        server.end()
+        _exit_with(1)
 
 
 def _wake_on_child_exit() -> tuple[int, int]:
