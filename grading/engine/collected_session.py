@@ -21,6 +21,7 @@ import pytest
 
 from . import reaping
 from .plugin import KEPT_COLLECTED
+from .zygote import option_value
 
 
 class CollectedSession:
@@ -46,7 +47,6 @@ class CollectedSession:
         self.forked, results_fd = forked
         reaping.become_subreaper()  # a forked child is not one by inheritance
         faulthandler.enable(file=sys.stderr)  # a crash's stack to this judge's log, not the session's
-        argv = self.forked["argv"]
-        judge.take_submission(argv[argv.index("--submission") + 1], results_fd)
+        judge.take_submission(option_value(self.forked["argv"], "--submission"), results_fd)
         judge.begin(session)
         return None  # pytest's own loop runs the checks

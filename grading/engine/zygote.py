@@ -260,7 +260,8 @@ def _judge_argv(request: dict, results_fd: int) -> list[str]:
     return [arg.replace("{results_fd}", str(results_fd)) for arg in request["argv"]]
 
 
-def _option(argv: list[str], name: str) -> str | None:
+def option_value(argv: list[str], name: str) -> str | None:
+    """The value that follows ``name`` in a judge's arguments (None if it has none)."""
     return argv[argv.index(name) + 1] if name in argv[:-1] else None
 
 
@@ -274,11 +275,10 @@ def _session_key(request: dict) -> tuple | None:
         forks = worker_kind(request["env"]) == "fork"
     except WorkerKindError:
         forks = False  # the judge reports it
-    if "--deselect" in argv or _option(argv, "--skip-steps") != "" or not forks:
+    own = ("--submission", "--results-fd")  # what differs from one submission to the next
+    if "--deselect" in argv or option_value(argv, "--skip-steps") != "" or not forks or None in (option_value(argv, n) for n in own):
         return None
-    if _option(argv, "--submission") is None or _option(argv, "--results-fd") is None:
-        return None
-    for name in ("--submission", "--results-fd"):
+    for name in own:
         argv[argv.index(name) + 1] = ""
     return (request["cwd"], *argv)
 
