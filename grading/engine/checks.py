@@ -12,8 +12,8 @@ difference and where it is.
 
 ``reference_fixture`` declares a module's reference data (transformers'
 models and their outputs): computed once per process, so a warm grader
-computes it once for a whole class, and a lone judge has a helper process
-compute it on another core while its first steps are checked.
+computes it once for a whole class, from the same random state in any
+process, so every process computes the same values.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def check(title: str, *, hint: str, weight: float = 1.0):
 
 
 _REFERENCES: list = []  # every reference fixture's computation, as its module was imported
-_ASIDE: dict = {}  # the helper computing them on another core (compute_references_aside): its pipe and pid
+REFERENCE_SEED = 0  # torch's global random state when a reference fixture's computation starts
 
 
 def reference_fixture(compute):
@@ -44,22 +44,27 @@ def reference_fixture(compute):
     own code and seeds alone, never on ``student``. It is computed once per
     process and then shared, so the warm grader (``grading.engine.zygote``)
     computes it once, before it forks a judge for each submission, instead
-    of once a submission. What the computation left in torch's global random
-    state is put back on every later use, so the checks after it see the
-    numbers a first computation would have left them."""
+    of once a submission. It starts from the same random state wherever it
+    is computed, so a lone judge and its partner (``grading.engine.partner``)
+    compute what the warm process computes. What the computation left in
+    torch's global random state is put back on every later use, so the
+    checks after it see the numbers a first computation would have left them."""
     import torch
 
     memo = {}
 
     @functools.wraps(compute)
     def shared():
-        if "value" not in memo and _ASIDE:
-            _take_from_aside(shared)
         if "value" not in memo:
             before = torch.random.get_rng_state()
+            torch.manual_seed(REFERENCE_SEED)  # the same numbers in any process, whatever ran there before
+            start = torch.random.get_rng_state()
             value = compute()
             after = torch.random.get_rng_state()
-            memo.update(value=value, random_state=None if torch.equal(before, after) else after)
+            untouched = torch.equal(start, after)
+            if untouched:
+                torch.random.set_rng_state(before)
+            memo.update(value=value, random_state=None if untouched else after)
         elif memo["random_state"] is not None:
             torch.random.set_rng_state(memo["random_state"])
         return memo["value"]
@@ -79,66 +84,10 @@ def compute_references():
             pass
 
 
-def compute_references_aside():
-    """In a judge that has just collected its checks (``run``, ``check``):
-    fork a helper that computes every reference fixture not computed yet,
-    on another core while the first steps are checked, and streams each
-    value back as soon as it is done; a fixture's first use takes it from
-    there (or computes it itself if the helper could not). The helper
-    computes them in order from this process's state before any check ran,
-    as the warm process does for its judges (``grading.engine.zygote``)."""
-    import os
-    import time
-
-    from . import confinement, protocol, reaping
-
-    pending = [index for index, shared in enumerate(_REFERENCES) if "value" not in shared.memo]
-    if not pending:
-        return
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the helper: the grader's own code, never a submission's
-        try:
-            confinement.keep_only_fds({write_fd})
-            for index in pending:
-                try:
-                    _REFERENCES[index]()
-                    memo = _REFERENCES[index].memo
-                    message = (index, True, memo["value"], memo["random_state"])
-                except Exception:
-                    message = (index, False, None, None)  # the judge computes it, and so reports its error
-                protocol.send_reply(write_fd, protocol.encode_request(message))
-        finally:
-            os._exit(0)
-    os.close(write_fd)
-    reaping.LIVE.add(pid)
-    _ASIDE.update(fd=read_fd, pid=pid, left=len(pending), deadline=time.monotonic() + 120)
-
-
-def _take_from_aside(wanted) -> None:
-    """Read the helper's values until ``wanted``'s has come; once all have
-    (or the helper failed), reap it, and what is left is computed here."""
-    import os
-    import pickle
-    import signal
-
-    from . import protocol, reaping
-
-    while "value" not in wanted.memo and _ASIDE["left"]:
-        try:
-            index, ok, value, random_state = pickle.loads(protocol.read_message(_ASIDE["fd"], _ASIDE["deadline"]))
-        except Exception:  # it ended or stalled
-            os.kill(_ASIDE["pid"], signal.SIGKILL)
-            break
-        _ASIDE["left"] -= 1
-        if ok:
-            _REFERENCES[index].memo.update(value=value, random_state=random_state)
-    if _ASIDE["left"] and "value" in wanted.memo:
-        return  # more to come, for later fixtures
-    os.close(_ASIDE["fd"])
-    os.waitpid(_ASIDE["pid"], 0)
-    reaping.LIVE.discard(_ASIDE["pid"])
-    _ASIDE.clear()
+def references_pending() -> bool:
+    """Whether this process has reference data still to compute: a lone
+    judge has; one forked from a warm process has not."""
+    return any("value" not in shared.memo for shared in _REFERENCES)
 
 
 def expect(condition, message: str):

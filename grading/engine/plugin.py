@@ -42,7 +42,8 @@ from pathlib import Path
 import pytest
 
 from ..config import STEPS, STEPS_BY_ID, Limits, step_of, worker_kind
-from .checks import CheckFailure, compute_references_aside
+from . import partner
+from .checks import CheckFailure, references_pending
 from .prerequisites import preload_references, references_exist
 from .protocol import SandboxError
 from .reaping import become_subreaper, kill_strays, settle
@@ -85,6 +86,10 @@ class Judge:
         self.starts: dict[str, list[str]] = {}  # nodeid -> steps whose worker to start before it
         self.twin_of: dict[str, str] = {}  # a check's nodeid -> its twin's (for checks that have one)
         self.checks_of_step: dict[str, list[str]] = {}  # step id -> nodeids of its checks (no twins)
+        self.partner: partner.Partner | None = None  # in a lone judge: the partner checking its last steps
+        self.partner_report: dict | None = None  # its last word, once it has ended
+        self.judge_outcomes: partner.JudgeOutcomes | None = None  # in that partner: the judge's outcomes
+        self.seeded_step = ""  # the step whose checks run now, which began from STEP_SEED
         self.take_submission(config.option.submission, config.option.results_fd)
 
     def take_submission(self, submission: str | None, results_fd: int | None):
@@ -112,8 +117,11 @@ class Judge:
     # -- results stream --------------------------------------------------------
 
     def emit(self, **event):
+        self.relay(json.dumps(event))
+
+    def relay(self, line: str):
         if self.stream is not None:
-            self.stream.write(json.dumps(event) + "\n")
+            self.stream.write(line + "\n")
 
     # -- collection ------------------------------------------------------------
 
@@ -155,10 +163,13 @@ class Judge:
         # long as the judge: the collector need not walk it again, and forked
         # workers then share its pages instead of copying them.
         gc.freeze()
-        plan = [(it.nodeid, it.stash[STEP_KEY], getattr(getattr(it, "module", None), "__name__", "")) for it in session.items]
-        self.test_modules, self.starts = start_plan(plan)
+        self.plan_workers(session)
         if not self.config.stash.get(KEPT_COLLECTED, False):
             self.begin(session)
+
+    def plan_workers(self, session):
+        plan = [(it.nodeid, it.stash[STEP_KEY], getattr(getattr(it, "module", None), "__name__", "")) for it in session.items]
+        self.test_modules, self.starts = start_plan(plan)
 
     def begin(self, session):
         """The run proper: announce every collected check with its facts, and
@@ -168,9 +179,27 @@ class Judge:
         submissions (``KEPT_COLLECTED``) begins in each judge forked from it."""
         self.emit(event="collected", checks=[check_facts(item) for item in session.items])
         self.emit(event="workers", kind=self.kind)
-        if self.kind == "fork":  # where forking this process is safe
-            compute_references_aside()
+        if self.kind == "fork" and references_pending():  # a lone judge, where forking it is safe
+            self.partner, self.judge_outcomes, results = partner.split(session, lambda item: item.stash[STEP_KEY])
+            if results is not None:
+                self.become_partner(results)
+            self.plan_workers(session)
         self.start_workers("")
+
+    def become_partner(self, results):
+        """In the partner just forked (``grading.engine.partner``): its own
+        results stream, scratch folder and orphans."""
+        if self.stream is not None:
+            self.stream.close()  # the judge's results pipe stays the judge's alone
+        self.stream = results
+        self.scratch = Path(tempfile.mkdtemp(prefix="grading-"))
+        become_subreaper()  # not inherited through fork
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtestloop(self, session):
+        yield
+        if self.partner is not None:  # its steps are done too once it has ended
+            self.partner_report = self.partner.finish(self.outcomes, self.relay)
 
     def pytest_runtest_logstart(self, nodeid, location):
         self.emit(event="start", nodeid=nodeid)
@@ -183,6 +212,11 @@ class Judge:
         submission code is part of (a forked one is waited for at its first call)."""
         self.start_workers(item.nodeid)
         step_id = item.stash.get(STEP_KEY, "")
+        if step_id != self.seeded_step:  # whatever ran before it, here or in another judge
+            import torch
+
+            torch.manual_seed(STEP_SEED)
+            self.seeded_step = step_id
         # A twin on the student's own steps is mostly skipped: its worker starts when it runs.
         if self.kind == "spawn" and step_id and "student" in getattr(item, "fixturenames", ()) and foundation_of(item) != OWN:
             try:
@@ -236,7 +270,12 @@ class Judge:
 
     def passed(self, nodeid: str) -> bool:
         twin = self.twin_of.get(nodeid)
-        return self.outcomes.get(nodeid) == "passed" or (twin is not None and self.outcomes.get(twin) == "passed")
+        return self.outcome(nodeid) == "passed" or (twin is not None and self.outcome(twin) == "passed")
+
+    def outcome(self, nodeid: str) -> str | None:
+        if nodeid not in self.outcomes and self.judge_outcomes is not None:  # a check of the judge's steps
+            return self.judge_outcomes.get().get(nodeid)
+        return self.outcomes.get(nodeid)
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item, call):
@@ -281,9 +320,24 @@ class Judge:
         settle()
         kill_strays()
         shutil.rmtree(self.scratch, ignore_errors=True)
+        if self.partner is not None:
+            exitstatus = self.fold_in_partner(exitstatus)
         if self.report is not None:
             heavy = sorted(name for name in HEAVY_MODULES if name in sys.modules)
             self.emit(event="report", report=self.report, exitstatus=int(exitstatus), loaded=heavy)
+        if self.judge_outcomes is not None:  # a partner's last word: its judge is waiting for it to end
+            self.stream.flush()
+            os._exit(0)
+
+    def fold_in_partner(self, exitstatus: int) -> int:
+        """The partner's checks join this judge's report; a partner that ended
+        without a report leaves this judge without one (see ``partner``)."""
+        theirs = self.partner_report
+        if theirs is None or self.report is None:
+            self.report = None
+            return exitstatus
+        self.report["tests"] = self.report.get("tests", []) + theirs["report"].get("tests", [])
+        return max(int(exitstatus), int(theirs.get("exitstatus", 0)))
 
     # -- workers ---------------------------------------------------------------
 
@@ -320,6 +374,7 @@ class Judge:
 
 
 STEP_KEY = pytest.StashKey[str]()
+STEP_SEED = 0  # torch's global random state at the start of every step (see ``grading.engine.partner``)
 # Set by grading.engine.collected_session, which keeps a collected session in
 # the warm process to fork judges from: that session begins no run itself.
 KEPT_COLLECTED = pytest.StashKey[bool]()

@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from grading.config import GRADER_ROOT, Limits
 
 from .conftest import grading_cli, make_submission
@@ -33,14 +35,18 @@ def test_warm_grades_equal_a_lone_run(warm_grader, solution_run):
     assert by_check(warm) == by_check(solution_run.results)
 
 
-def test_warm_grades_of_wrong_code_equal_a_lone_run(warm_grader, tmp_path):
+@pytest.mark.parametrize("wrong", [("04", "10", "12"), ("11",)], ids=["04-10-12", "11"])
+def test_warm_grades_of_wrong_code_equal_a_lone_run(warm_grader, tmp_path, wrong):
     """Failing checks, so twins run on the student's own steps: the warm
     judge's shared reference data (computed before the fork) gives the
-    grades a lone run computes for itself."""
+    grades a lone run computes for itself. A lone run checks its last steps
+    in a partner (``grading.engine.partner``): there a twin of step 10 is
+    held back by step 04, checked by the judge, and one of step 11 runs
+    once the judge has sent that its steps all passed."""
     from tests.suite.mutation import make_submission as make_mutant
     from tests.suite.test_mutants import batch
 
-    submission = make_mutant(tmp_path / "sub", {step: m for step, m in batch(0).items() if step in ("04", "10", "12")})
+    submission = make_mutant(tmp_path / "sub", {step: m for step, m in batch(0).items() if step in wrong})
     warm = warm_grader(submission)
     lone = grading_cli("run", "--submission", str(submission), json_path=tmp_path / "lone.json")
     assert lone.returncode == 0, lone.stderr[-2000:]
@@ -110,41 +116,3 @@ def test_only_judges_that_differ_by_submission_share_the_collected_session(tmp_p
     assert _session_key(request(tmp_path / "bob", deselect={"tests/visible/test_step_01.py::x"})) is None
     assert _session_key(request(tmp_path / "bob", skip={"05"})) is None
     assert _session_key(request(tmp_path / "bob", env={"GRADING_WORKERS": "spawn"})) is None
-
-
-def test_a_lone_judge_takes_its_reference_data_from_a_helper_as_the_warm_process_computes_it(monkeypatch):
-    """``checks.compute_references_aside``: a helper process computes the
-    reference fixtures in order from the judge's state, the judge takes each
-    value and the random state it left at first use, and one that failed in
-    the helper is computed (and fails) in the judge itself."""
-    import torch
-
-    from grading.engine import checks
-
-    def draws():
-        return torch.rand(3)  # from the global random state, on purpose
-
-    def broken():
-        raise RuntimeError("no reference")
-
-    def mine(compute):
-        checks.reference_fixture(compute)
-        return checks._REFERENCES.pop()
-
-    torch.manual_seed(5)
-    expected_first, expected_second = torch.rand(3), torch.rand(3)
-    shared = [mine(draws), mine(broken), mine(draws)]
-    monkeypatch.setattr(checks, "_REFERENCES", shared)
-    torch.manual_seed(5)
-    checks.compute_references_aside()
-    torch.manual_seed(9)  # the judge's own state meanwhile does not matter
-    assert torch.equal(shared[0](), expected_first)
-    assert torch.equal(torch.rand(3), expected_second), "the state the computation left was not put back"
-    assert torch.equal(shared[2](), expected_second)  # the helper went on from where the first left it
-    try:
-        shared[1]()
-    except RuntimeError as error:
-        assert "no reference" in str(error)
-    else:
-        raise AssertionError("a reference that cannot be computed must fail in the judge")
-    assert not checks._ASIDE, "the helper was not reaped"
