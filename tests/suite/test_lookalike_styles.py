@@ -46,8 +46,8 @@ def test_every_style_is_here():
 
 
 @pytest.mark.parametrize("style", STYLES)
-def test_a_correct_lookalike_earns_full_marks(tmp_path, style):
-    results = grade(lookalike(tmp_path / style, style))
+def test_a_correct_lookalike_earns_full_marks(tmp_path, style, warm_grader):
+    results = grade(lookalike(tmp_path / style, style), grader=warm_grader)  # as a lone run grades (test_zygote)
     failing = [f"{t['name']}: {t['output'][:200]}" for t in results["tests"] if t["status"] != "passed"]
     assert results["score"] == 100, failing[:5]
     assert not failing, failing[:5]
