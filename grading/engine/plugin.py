@@ -58,6 +58,10 @@ def pytest_addoption(parser):
 
 
 def pytest_configure(config):
+    # No collections while torch, transformers and the checks are imported:
+    # they cost a fifth of those seconds and find almost nothing to free.
+    # What the imports made is frozen once the checks are collected.
+    gc.disable()
     config.addinivalue_line("markers", "check(title, hint, weight): a graded check")
     _make_process_private()
     become_subreaper()  # a worker's escaped children are ours to end, step by step
@@ -163,6 +167,7 @@ class Judge:
         # long as the judge: the collector need not walk it again, and forked
         # workers then share its pages instead of copying them.
         gc.freeze()
+        gc.enable()
         self.plan_workers(session)
         if not self.config.stash.get(KEPT_COLLECTED, False):
             self.begin(session)

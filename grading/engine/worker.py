@@ -30,6 +30,7 @@ collects them for the judge.
 from __future__ import annotations
 
 import faulthandler
+import gc
 import importlib
 import os
 import pickle
@@ -440,6 +441,7 @@ def spawned_main():
     req_r, rep_w, out_fd = os.dup(0), os.dup(1), os.dup(2)
     os.dup2(out_fd, 1)  # anything printed from here on lands in the output, never among the replies
     protocol.binary_pipes(req_r, rep_w)
+    gc.disable()  # until its imports are done (worker_main): collections would cost a fifth of them
     import torch
 
     torch.set_num_threads(1)
@@ -473,6 +475,8 @@ def worker_main(req_r, rep_w, out_fd, submission: Path, step: Step, limits: Limi
         importlib.import_module(name)
     if not own_stack:
         prerequisites.preload_references(step)
+    gc.freeze()  # what it imported is never walked by a collection inside a call's time
+    gc.enable()
     applied += confinement.apply_limits(limits)
     applied += confinement.lock_down(tmp, submission)  # from here on, the grader's files cannot be read
     sys.path.insert(0, str(submission))

@@ -192,6 +192,7 @@ def _warm_up():
     it, so no OpenMP thread team exists (OpenMP is not fork-safe). Torch's
     random state is put back as it was: each judge starts from the state a
     fresh process has."""
+    gc.disable()  # no collections during the imports (see plugin.pytest_configure): frozen below
     import torch
 
     torch.set_num_threads(1)
@@ -214,8 +215,8 @@ def _warm_up():
     checks.compute_references()
     torch.random.set_rng_state(random_state)
     audit.list_watched()
-    gc.collect()
     gc.freeze()  # what every judge inherits: never walked by their collectors, never copied by touching it
+    gc.enable()
 
 
 def _become_judge(request: dict, results_fd: int, log_fd: int, server: "_Server") -> None:
