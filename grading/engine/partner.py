@@ -17,8 +17,9 @@ the outcome of the earlier steps, which a twin needs
 (``plugin.Judge.unready_steps``): the judge sends its outcomes when its own
 steps are done, and the partner waits for them only for a twin that may run.
 
-The partner writes its results stream to an unlinked file, which the judge
-reads once the partner has ended: it relays every event and folds the
+The partner writes its results stream to an unlinked file (a pipe would fill
+while the judge is busy with its own steps), which the judge reads once its
+own steps are done: it relays every event as it comes, and folds the
 partner's report into its own. A partner that ends without a report leaves
 the judge without one too, so the caller relaunches a judge for the checks
 that did not report (``grading.engine.judge``), as for any judge that died.
@@ -30,10 +31,12 @@ import json
 import os
 import sys
 import tempfile
+import time
 
 from . import reaping
 
 SHARE = 4  # the partner takes the last 1/SHARE of the steps
+_POLL = 0.01  # seconds between the judge's looks at the partner's results
 
 
 def partner_steps(steps: list[str]) -> list[str]:
@@ -51,27 +54,32 @@ class Partner:
         self.pid, self.results, self.outcomes_fd = pid, results, outcomes_fd
 
     def finish(self, outcomes: dict[str, str], relay) -> dict | None:
-        """After the judge's own checks: send their outcomes, wait for the
-        partner to end, ``relay`` each line of its results stream but its
-        report, and return that report (None if it ended without one)."""
+        """After the judge's own checks: send their outcomes, then ``relay``
+        each line of the partner's results stream but its report as it comes
+        (so a judge stopped meanwhile is known to be in the partner's check),
+        until the partner has ended; return its report (None if it ended
+        without one)."""
         try:
             os.write(self.outcomes_fd, json.dumps(outcomes).encode())
         except BrokenPipeError:  # it ended without needing them
             pass
         os.close(self.outcomes_fd)
-        os.waitpid(self.pid, 0)
-        reaping.LIVE.discard(self.pid)
-        self.results.seek(0)
-        report = None
-        for line in self.results.read().splitlines():
-            try:
+        offset, pending, report, ended = 0, b"", None, False
+        while not ended:
+            ended = os.waitpid(self.pid, os.WNOHANG)[0] == self.pid  # before reading: the last read gets all
+            while chunk := os.pread(self.results.fileno(), 1 << 20, offset):  # the partner's offset stays its own
+                offset += len(chunk)
+                pending += chunk
+            *lines, pending = pending.split(b"\n")  # a line cut short by its end is never complete
+            for line in lines:
                 event = json.loads(line)
-            except ValueError:  # cut short by its end
-                continue
-            if event.get("event") == "report":
-                report = event
-            else:
-                relay(line)
+                if event.get("event") == "report":
+                    report = event
+                else:
+                    relay(line.decode())
+            if not ended:
+                time.sleep(_POLL)
+        reaping.LIVE.discard(self.pid)
         self.results.close()
         return report
 
