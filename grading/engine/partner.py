@@ -59,8 +59,10 @@ class Partner:
         (so a judge stopped meanwhile is known to be in the partner's check),
         until the partner has ended; return its report (None if it ended
         without one)."""
+        data = memoryview(json.dumps(outcomes).encode())
         try:
-            os.write(self.outcomes_fd, json.dumps(outcomes).encode())
+            while data:  # a pipe takes 64 KB at once, and a signal can cut a write short
+                data = data[os.write(self.outcomes_fd, data) :]
         except BrokenPipeError:  # it ended without needing them
             pass
         os.close(self.outcomes_fd)
