@@ -62,6 +62,13 @@ def _parent_pids(outcome, step: str) -> set[str]:
     return {pid for message in messages for pid in re.findall(r"worker of process (\d+)", message)}
 
 
+def _assert_every_check_passed(outcome, steps):
+    passed = {t["nodeid"] for t in outcome.tests if t["outcome"] == "passed"}
+    for step in steps:
+        expected = {c["nodeid"] for c in outcome.collected if c["step"] == step and not c["twin_of"]}
+        assert expected and expected <= passed, f"step {step} lost checks"
+
+
 def test_a_lone_judge_checks_its_last_steps_in_a_partner(tmp_path):
     """Each worker names the process that started it: the first steps' is the
     judge, the last steps' another, and every other step keeps its points."""
@@ -73,10 +80,7 @@ def test_a_lone_judge_checks_its_last_steps_in_a_partner(tmp_path):
     outcome = runner.judge(folder, steps=["01", "02", "11", "12"], limits=QUICK)
     first, last = _parent_pids(outcome, "01"), _parent_pids(outcome, "12")
     assert len(first) == 1 and len(last) == 1 and first != last, (first, last)
-    passed = {t["nodeid"] for t in outcome.tests if t["outcome"] == "passed"}
-    for step in ("02", "11"):
-        expected = {c["nodeid"] for c in outcome.collected if c["step"] == step and not c["twin_of"]}
-        assert expected and expected <= passed, f"step {step} lost checks"
+    _assert_every_check_passed(outcome, ("02", "11"))
 
 
 def test_a_partner_that_dies_costs_only_its_step(tmp_path, monkeypatch):
@@ -96,8 +100,4 @@ def test_a_partner_that_dies_costs_only_its_step(tmp_path, monkeypatch):
     outcome = runner.judge(folder, steps=["10", "11", "12"], limits=QUICK)
     assert "step 12" in outcome.stopped_steps.get("12", ""), outcome.stopped_steps
     assert set(outcome.stopped_steps) == {"12"}
-    passed = {t["nodeid"] for t in outcome.tests if t["outcome"] == "passed"}
-    for step in ("10", "11"):
-        expected = {c["nodeid"] for c in outcome.collected if c["step"] == step and not c["twin_of"]}
-        assert expected and expected <= passed, f"step {step} lost checks"
-
+    _assert_every_check_passed(outcome, ("10", "11"))
