@@ -2,12 +2,10 @@
 agrees with Hugging Face's GPT-2 configuration."""
 
 import pytest
-from transformers import GPT2Config as HFConfig
 
 from grading.engine.checks import check, expect, fail
 from grading.engine.probes import config_facts
 
-HF = HFConfig()
 SAME_MEANING = ["vocab_size", "n_positions", "n_embd", "n_layer", "n_head", "layer_norm_epsilon"]
 # The annotations transformers accepts: n_inner may be None there ("4 * n_embd"), so
 # `n_inner: Optional[int] = 3072` (or `int | None`) is as right as `n_inner: int = 3072`.
@@ -37,6 +35,15 @@ def behaviour(module, overrides):
 
 
 @pytest.fixture(scope="module")
+def hugging_face():
+    """transformers' default GPT-2 configuration."""
+    # Imported here, by the judge: a spawned worker imports this module only for its probes.
+    from transformers import GPT2Config
+
+    return GPT2Config()
+
+
+@pytest.fixture(scope="module")
 def facts(student):
     return student.call(config_facts)
 
@@ -48,9 +55,9 @@ def behaves(student):
 
 @pytest.mark.parametrize("name", SAME_MEANING)
 @check("{name} agrees with transformers.GPT2Config()", hint="Use the defaults of transformers.GPT2Config().")
-def test_agrees_with_hugging_face(facts, name):
-    got = facts["values"].get(name)
-    expect(got == getattr(HF, name), f"{name} is {got}, but Hugging Face's GPT-2 uses {getattr(HF, name)}")
+def test_agrees_with_hugging_face(facts, hugging_face, name):
+    got, expected = facts["values"].get(name), getattr(hugging_face, name)
+    expect(got == expected, f"{name} is {got}, but Hugging Face's GPT-2 uses {expected}")
 
 
 @check("n_inner is 4 * n_embd", hint="The MLP widens each vector four times: 4 * 768.")

@@ -4,8 +4,6 @@ randomized, for several seeds, widths and input shapes."""
 
 import pytest
 import torch
-from transformers import GPT2Config as HFConfig
-from transformers.models.gpt2.modeling_gpt2 import GPT2MLP as HFGPT2MLP
 
 from grading.engine.checks import assert_close, check, fail, reference_fixture
 from tests.visible.test_step_04 import mlp_outputs
@@ -24,6 +22,10 @@ SHAPES = {"B2-T5": (2, 5), "B1-T1": (1, 1), "B3-T16": (3, 16)}
 def _reference(seed, n_embd, intermediate, n_inner):
     """transformers' GPT2MLP with every parameter random, its state dict in
     nn.Linear layout, the inputs and the expected outputs."""
+    # Imported here, by the judge: a spawned worker imports this module only for its probes.
+    from transformers import GPT2Config as HFConfig
+    from transformers.models.gpt2.modeling_gpt2 import GPT2MLP as HFGPT2MLP
+
     torch.manual_seed(seed)
     hf = HFGPT2MLP(intermediate, HFConfig(n_embd=n_embd, n_inner=n_inner, activation_function="gelu_new", resid_pdrop=0.0))
     hf.eval()

@@ -4,8 +4,6 @@ widths and input shapes, forward and backward."""
 
 import pytest
 import torch
-from transformers import GPT2Config as HFConfig
-from transformers import GPT2Model
 
 from grading.engine.checks import assert_close, check, expect, fail, reference_fixture
 from tests.visible.test_step_05 import embedding_outputs
@@ -36,6 +34,9 @@ CASE_IDS = [case_id for case_id, _, _ in CASES]
 @reference_fixture
 def reference():
     """Random wte tables from transformers' GPT2Model, their outputs and gradients."""
+    # Imported here, by the judge: a spawned worker imports this module only for its probes.
+    from transformers import GPT2Config as HFConfig, GPT2Model
+
     tables, expected = {}, {}
     for seed, (name, cfg) in enumerate(CONFIGS.items()):
         torch.manual_seed(seed)

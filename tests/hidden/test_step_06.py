@@ -5,8 +5,6 @@ backward."""
 
 import pytest
 import torch
-from transformers import GPT2Config as HFConfig
-from transformers import GPT2Model
 
 from grading.engine.checks import assert_close, check, expect, fail, reference_fixture
 from tests.visible.test_step_06 import position_outputs
@@ -48,6 +46,9 @@ CASE_IDS = [case_id for case_id, _, _ in CASES]
 @reference_fixture
 def reference():
     """Random wpe tables from transformers' GPT2Model, their outputs and gradients."""
+    # Imported here, by the judge: a spawned worker imports this module only for its probes.
+    from transformers import GPT2Config as HFConfig, GPT2Model
+
     models, expected, upstream = {}, {}, []
     for seed, (name, cfg) in enumerate(CONFIGS.items()):
         torch.manual_seed(10 + seed)

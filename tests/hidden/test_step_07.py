@@ -9,8 +9,6 @@ import math
 
 import pytest
 import torch
-from transformers import GPT2Config as HFConfig
-from transformers.models.gpt2.modeling_gpt2 import GPT2Attention
 
 from grading.engine.checks import assert_close, check, expect, fail, reference_fixture
 from tests.visible.test_step_07 import attention_outputs
@@ -43,6 +41,10 @@ def our_config(n_embd, n_head):
 
 def hf_attention(n_embd, n_head, seed):
     """transformers' GPT2Attention with every weight and bias random."""
+    # Imported here, by the judge: a spawned worker imports this module only for its probes.
+    from transformers import GPT2Config as HFConfig
+    from transformers.models.gpt2.modeling_gpt2 import GPT2Attention
+
     torch.manual_seed(seed)
     config = HFConfig(
         vocab_size=50, n_positions=N_POSITIONS, n_embd=n_embd, n_layer=1, n_head=n_head,

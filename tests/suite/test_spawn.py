@@ -154,6 +154,24 @@ def test_a_spawned_worker_is_confined_and_ready_before_any_submission_code(tmp_p
         worker.close()
 
 
+def test_test_modules_before_step_09_never_import_transformers():
+    """A spawned worker imports its step's test modules itself, for their
+    probes. Up to step 08 nothing else it loads needs transformers (from
+    step 09 on, the reference steps are built on it), so these modules import
+    it only where the judge computes their references: seconds saved in
+    every such worker."""
+    import subprocess
+    import sys
+
+    from grading.config import STEPS
+
+    modules = [f"tests.{kind}.test_{step.module}" for step in STEPS if step.id < "09" for kind in ("visible", "hidden")]
+    probe = f"import sys; import {', '.join(modules)}; print(sorted(m for m in sys.modules if m.split('.')[0] == 'transformers')[:3])"
+    run = subprocess.run([sys.executable, "-c", probe], cwd=GRADER_ROOT, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip() == "[]", f"importing the test modules of steps 01-08 imported {run.stdout.strip()}"
+
+
 def test_a_step_that_ends_its_process_at_import_is_not_started_again(tmp_path, monkeypatch):
     """Every new process would end the same way, and a spawned one costs
     seconds to start: the later calls fail at once, with the same words."""
