@@ -46,10 +46,6 @@ from . import audit, confinement, diagnosis, prerequisites, protocol, reaping
 from .protocol import ReplyTooLarge, SandboxError, WorkerCrashed, WorkerTimeout
 
 _TIMEOUT_MARGIN = 0.5  # the worker dumps its stack this long before the judge kills it
-# What torch imports lazily on first use (the meta device, decompositions):
-# seconds of work that a forked worker mostly inherits done from the judge,
-# so a spawned one does it before any call, never inside a call's time.
-_WARM = ("torch._dynamo",)
 _HELLO_LIMIT = 1 << 20  # bytes: the worker's first message only lists what confined it
 
 # What a spawned worker runs: the grader's root first on its path (never the
@@ -445,8 +441,6 @@ def spawned_main():
     import torch
 
     torch.set_num_threads(1)
-    for name in _WARM:
-        importlib.import_module(name)
     try:
         setup = pickle.loads(protocol.read_message(req_r, None))  # from the judge: trusted
     except (EOFError, OSError):
@@ -455,6 +449,16 @@ def spawned_main():
         worker_main(req_r, rep_w, out_fd, **setup)
     finally:
         os._exit(70)
+
+
+def import_for_probes(modules):
+    """Import the modules the judge's probes come from, and what each says
+    torch imports lazily when they run (``WORKER_IMPORTS``: the meta device
+    brings in torch._dynamo, seconds): a forked worker has it all from the
+    judge already, and a spawned one must not pay for it inside a call's time."""
+    for name in modules:
+        for lazy in getattr(importlib.import_module(name), "WORKER_IMPORTS", ()):
+            importlib.import_module(lazy)
 
 
 def worker_main(req_r, rep_w, out_fd, submission: Path, step: Step, limits: Limits, own_stack: bool, tmp: Path,
@@ -471,8 +475,7 @@ def worker_main(req_r, rep_w, out_fd, submission: Path, step: Step, limits: Limi
     # (they arrive pickled by name), the shared probes they import when
     # called, and the references with transformers: after the lock below,
     # the grader's files cannot be read.
-    for name in (*preload, "grading.engine.probes"):
-        importlib.import_module(name)
+    import_for_probes((*preload, "grading.engine.probes"))
     if not own_stack:
         prerequisites.preload_references(step)
     gc.freeze()  # what it imported is never walked by a collection inside a call's time

@@ -32,6 +32,11 @@ DEVICE_CALLS = {
 }
 
 
+# The meta device makes torch import torch._dynamo the first time it is used,
+# a second or more: a spawned worker imports it before its first call instead.
+WORKER_IMPORTS = ("torch._dynamo",)
+
+
 def mask_on_meta(step, T, N):
     """Runs in the worker: where the mask lives when asked for the `meta`
     device (a device with shapes but no data), as plain facts."""

@@ -172,6 +172,26 @@ def test_test_modules_before_step_09_never_import_transformers():
     assert run.stdout.strip() == "[]", f"importing the test modules of steps 01-08 imported {run.stdout.strip()}"
 
 
+def test_a_probe_on_the_meta_device_imports_nothing_inside_its_call():
+    """The first use of the meta device makes torch import torch._dynamo
+    (seconds). A spawned worker imports what its probes' modules declare
+    before any call, as its step-02 worker would: the probe then imports
+    nothing of torch, so that time never counts against a call's limit."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, torch; from grading.engine.worker import import_for_probes; "
+        "import_for_probes(['tests.visible.test_step_02', 'tests.hidden.test_step_02']); "
+        "sys.path.insert(0, 'solutions'); import step_02; from tests.hidden.test_step_02 import mask_on_meta; "
+        "before = set(sys.modules); assert mask_on_meta(step_02, 3, 2)['device'] == 'meta'; "
+        "print(sorted(m for m in set(sys.modules) - before if m.split('.')[0] == 'torch')[:3])"
+    )
+    run = subprocess.run([sys.executable, "-c", probe], cwd=GRADER_ROOT, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip() == "[]", f"the probe imported {run.stdout.strip()} inside its call"
+
+
 def test_a_step_that_ends_its_process_at_import_is_not_started_again(tmp_path, monkeypatch):
     """Every new process would end the same way, and a spawned one costs
     seconds to start: the later calls fail at once, with the same words."""
