@@ -39,6 +39,9 @@ from pathlib import Path
 
 from ..config import STEPS, Limits, Step
 
+# Blocks and up build the step 04/07 references on transformers' modules.
+REFERENCES_NEED_TRANSFORMERS_FROM = "09"
+
 
 def preload_references(before: Step):
     """Import, in the judge, the reference modules a worker for ``before``
@@ -53,7 +56,7 @@ def preload_references(before: Step):
             loaded = True
         except ModuleNotFoundError:
             pass
-    if loaded and before.id >= "09":  # blocks and up build the step 04/07 references on transformers
+    if loaded and before.id >= REFERENCES_NEED_TRANSFORMERS_FROM:
         importlib.import_module("transformers.models.gpt2.modeling_gpt2")
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +33,14 @@ def grading_cli(*args: str, json_path: Path | None = None, timeout: float = 300,
     assert proc.returncode is not None, f"python -m grading {' '.join(args)} did not finish within {timeout:g} s"
     results = json.loads(json_path.read_text()) if json_path is not None and json_path.exists() else None
     return CliRun(proc.returncode, proc.stdout, proc.stderr, results)
+
+
+def fresh_python(code: str) -> str:
+    """What ``python -c CODE`` prints, run from the repository root: a fresh
+    interpreter, for what an import loads."""
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout.strip()
 
 
 def make_submission(folder: Path, replace: dict[str, str | None] | None = None, base: Path = ROOT / "solutions") -> Path:

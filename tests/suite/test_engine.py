@@ -19,6 +19,8 @@ from grading.report import notices
 from grading.report.text import integrity_lines
 from grading.config import Limits
 
+from .conftest import fresh_python
+
 
 def test_limits_defaults_env_and_cli(monkeypatch):
     assert Limits().call_timeout > 0 and Limits().step_timeout >= Limits().call_timeout
@@ -142,12 +144,8 @@ def test_integrity_clean_solutions_and_protected_files(tmp_path):
 
 
 def test_cli_does_not_import_torch():
-    import subprocess
-    import sys
-
     code = "import sys, grading.cli; grading.cli.build_parser(); print(sorted(m for m in ('torch', 'transformers', 'pytest') if m in sys.modules))"
-    out = subprocess.run([sys.executable, "-c", code], cwd=runner.GRADER_ROOT, capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
+    assert fresh_python(code) == "[]"
 
 
 def test_a_request_carries_its_tensors_exactly():

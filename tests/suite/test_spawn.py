@@ -39,7 +39,7 @@ from grading.engine import judge as runner
 from tests.suite.mutation import make_submission as make_mutant
 from tests.suite.test_mutants import batch
 
-from .conftest import grading_cli
+from .conftest import fresh_python, grading_cli
 
 
 def checks(results: dict) -> dict[tuple[str, str], tuple[float, str]]:
@@ -160,16 +160,13 @@ def test_test_modules_before_step_09_never_import_transformers():
     step 09 on, the reference steps are built on it), so these modules import
     it only where the judge computes their references: seconds saved in
     every such worker."""
-    import subprocess
-    import sys
-
     from grading.config import STEPS
+    from grading.engine.prerequisites import REFERENCES_NEED_TRANSFORMERS_FROM
 
-    modules = [f"tests.{kind}.test_{step.module}" for step in STEPS if step.id < "09" for kind in ("visible", "hidden")]
-    probe = f"import sys; import {', '.join(modules)}; print(sorted(m for m in sys.modules if m.split('.')[0] == 'transformers')[:3])"
-    run = subprocess.run([sys.executable, "-c", probe], cwd=GRADER_ROOT, capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stderr[-2000:]
-    assert run.stdout.strip() == "[]", f"importing the test modules of steps 01-08 imported {run.stdout.strip()}"
+    before = [step for step in STEPS if step.id < REFERENCES_NEED_TRANSFORMERS_FROM]
+    modules = [f"tests.{kind}.test_{step.module}" for step in before for kind in ("visible", "hidden")]
+    imported = fresh_python(f"import sys; import {', '.join(modules)}; print(sorted(m for m in sys.modules if m.split('.')[0] == 'transformers')[:3])")
+    assert imported == "[]", f"importing the test modules of steps {before[0].id}-{before[-1].id} imported {imported}"
 
 
 def test_a_probe_on_the_meta_device_imports_nothing_inside_its_call():
@@ -177,9 +174,6 @@ def test_a_probe_on_the_meta_device_imports_nothing_inside_its_call():
     (seconds). A spawned worker imports what its probes' modules declare
     before any call, as its step-02 worker would: the probe then imports
     nothing of torch, so that time never counts against a call's limit."""
-    import subprocess
-    import sys
-
     probe = (
         "import sys, torch; from grading.engine.worker import import_for_probes; "
         "import_for_probes(['tests.visible.test_step_02', 'tests.hidden.test_step_02']); "
@@ -187,9 +181,8 @@ def test_a_probe_on_the_meta_device_imports_nothing_inside_its_call():
         "before = set(sys.modules); assert mask_on_meta(step_02, 3, 2)['device'] == 'meta'; "
         "print(sorted(m for m in set(sys.modules) - before if m.split('.')[0] == 'torch')[:3])"
     )
-    run = subprocess.run([sys.executable, "-c", probe], cwd=GRADER_ROOT, capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stderr[-2000:]
-    assert run.stdout.strip() == "[]", f"the probe imported {run.stdout.strip()} inside its call"
+    imported = fresh_python(probe)
+    assert imported == "[]", f"the probe imported {imported} inside its call"
 
 
 def test_a_step_that_ends_its_process_at_import_is_not_started_again(tmp_path, monkeypatch):
