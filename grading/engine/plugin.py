@@ -43,7 +43,7 @@ import pytest
 
 from ..config import STEPS, STEPS_BY_ID, Limits, step_of, worker_kind
 from . import partner
-from .checks import CheckFailure, references_pending
+from .checks import CheckFailure, manual_seed, references_pending
 from .prerequisites import preload_references, references_exist
 from .protocol import SandboxError
 from .reaping import become_subreaper, kill_strays, settle
@@ -218,9 +218,7 @@ class Judge:
         self.start_workers(item.nodeid)
         step_id = item.stash.get(STEP_KEY, "")
         if step_id != self.seeded_step:  # whatever ran before it, here or in another judge
-            import torch
-
-            torch.manual_seed(STEP_SEED)
+            manual_seed(STEP_SEED)
             self.seeded_step = step_id
         # A twin on the student's own steps is mostly skipped: its worker starts when it runs.
         if self.kind == "spawn" and step_id and "student" in getattr(item, "fixturenames", ()) and foundation_of(item) != OWN:

@@ -5,7 +5,7 @@ randomized, for several seeds, widths and input shapes."""
 import pytest
 import torch
 
-from grading.engine.checks import assert_close, check, fail, reference_fixture
+from grading.engine.checks import assert_close, check, fail, manual_seed, reference_fixture
 from tests.visible.test_step_04 import mlp_outputs
 
 BASE = {"vocab_size": 97, "n_positions": 16, "n_layer": 2, "n_head": 4, "layer_norm_epsilon": 1e-5}
@@ -26,7 +26,7 @@ def _reference(seed, n_embd, intermediate, n_inner):
     from transformers import GPT2Config as HFConfig
     from transformers.models.gpt2.modeling_gpt2 import GPT2MLP as HFGPT2MLP
 
-    torch.manual_seed(seed)
+    manual_seed(seed)
     hf = HFGPT2MLP(intermediate, HFConfig(n_embd=n_embd, n_inner=n_inner, activation_function="gelu_new", resid_pdrop=0.0))
     hf.eval()
     with torch.no_grad():

@@ -5,7 +5,7 @@ widths and input shapes, forward and backward."""
 import pytest
 import torch
 
-from grading.engine.checks import assert_close, check, expect, fail, reference_fixture
+from grading.engine.checks import assert_close, check, expect, fail, manual_seed, reference_fixture
 from tests.visible.test_step_05 import embedding_outputs
 
 CONFIGS = {
@@ -39,7 +39,7 @@ def reference():
 
     tables, expected = {}, {}
     for seed, (name, cfg) in enumerate(CONFIGS.items()):
-        torch.manual_seed(seed)
+        manual_seed(seed)
         hf_config = HFConfig(
             **{k: cfg[k] for k in ("vocab_size", "n_positions", "n_embd", "n_layer", "n_head")},
             bos_token_id=cfg["vocab_size"] - 1,

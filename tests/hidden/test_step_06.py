@@ -6,7 +6,7 @@ backward."""
 import pytest
 import torch
 
-from grading.engine.checks import assert_close, check, expect, fail, reference_fixture
+from grading.engine.checks import assert_close, check, expect, fail, manual_seed, reference_fixture
 from tests.visible.test_step_06 import position_outputs
 
 CONFIGS = {
@@ -51,7 +51,7 @@ def reference():
 
     models, expected, upstream = {}, {}, []
     for seed, (name, cfg) in enumerate(CONFIGS.items()):
-        torch.manual_seed(10 + seed)
+        manual_seed(10 + seed)
         hf_config = HFConfig(
             **{k: cfg[k] for k in ("vocab_size", "n_positions", "n_embd", "n_layer", "n_head")},
             bos_token_id=cfg["vocab_size"] - 1,

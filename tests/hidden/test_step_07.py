@@ -10,7 +10,7 @@ import math
 import pytest
 import torch
 
-from grading.engine.checks import assert_close, check, expect, fail, reference_fixture
+from grading.engine.checks import assert_close, check, expect, fail, manual_seed, reference_fixture
 from tests.visible.test_step_07 import attention_outputs
 
 N_POSITIONS = 16
@@ -45,7 +45,7 @@ def hf_attention(n_embd, n_head, seed):
     from transformers import GPT2Config as HFConfig
     from transformers.models.gpt2.modeling_gpt2 import GPT2Attention
 
-    torch.manual_seed(seed)
+    manual_seed(seed)
     config = HFConfig(
         vocab_size=50, n_positions=N_POSITIONS, n_embd=n_embd, n_layer=1, n_head=n_head,
         attn_pdrop=0.0, resid_pdrop=0.0, bos_token_id=49, eos_token_id=49, attn_implementation="eager",

@@ -19,7 +19,7 @@ import torch
 from transformers import GPT2Config as HFConfig
 from transformers import GPT2LMHeadModel as HFGPT2LMHeadModel
 
-from grading.engine.checks import assert_close, check, describe, expect, fail, reference_fixture
+from grading.engine.checks import assert_close, check, describe, expect, fail, manual_seed, reference_fixture
 
 CONFIGS = {
     "embd64-layers2-heads4": {
@@ -79,7 +79,7 @@ def load_and_run(step, config_kwargs, state_dict, inputs, head_inputs):
 
 def hf_model(config_kwargs: dict, seed: int) -> HFGPT2LMHeadModel:
     """transformers' GPT2LMHeadModel, tiny, every parameter random."""
-    torch.manual_seed(seed)
+    manual_seed(seed)
     config = HFConfig(
         **config_kwargs,
         activation_function="gelu_new",

@@ -13,7 +13,7 @@ correct sampler earns full marks: ``torch.multinomial`` over the masked
 vocabulary (which also reproduces transformers' own stream), multinomial over
 the k kept entries then ``gather``, Gumbel-max, ``torch.distributions.Categorical``,
 ``torch.rand`` with a cumulative sum. For each sampled case the worker calls
-the student's function once, after ``torch.manual_seed`` (so a grade never
+the student's function once, after ``manual_seed`` (so a grade never
 changes between runs), on one batch of B distinct prompts, each repeated
 ROWS = 2000 times and interleaved (row r holds prompt r % B): each row must be
 drawn on its own, and mixing rows (a softmax over the batch) shows. The model
@@ -69,7 +69,7 @@ from transformers import GPT2Config as HFConfig
 from transformers import GPT2LMHeadModel as HFGPT2LMHeadModel
 from transformers.generation.logits_process import TemperatureLogitsWarper, TopKLogitsWarper
 
-from grading.engine.checks import assert_close, check, describe, expect, fail, reference_fixture
+from grading.engine.checks import assert_close, check, describe, expect, fail, manual_seed, reference_fixture
 from tests.visible.test_step_12 import (
     frequency_threshold,
     never_drawn,
@@ -191,7 +191,7 @@ def next_token_results(step, config_kwargs, state_dict, cases):
 
     model, out = reference_model(config_kwargs, state_dict), {}
     for name, (input_ids, kwargs, seed) in cases.items():
-        torch.manual_seed(seed)
+        manual_seed(seed)
         with torch.no_grad():
             out[name] = step.generate_next_token(model, input_ids.clone(), **kwargs)
     return out
@@ -203,7 +203,7 @@ def generate_results(step, config_kwargs, state_dict, cases):
 
     model, out = reference_model(config_kwargs, state_dict), {}
     for name, (input_ids, kwargs, seed) in cases.items():
-        torch.manual_seed(seed)
+        manual_seed(seed)
         with torch.no_grad():
             out[name] = step.generate_tokens(model, input_ids.clone(), **kwargs)
     return out
@@ -226,7 +226,7 @@ def _margins_ok(model, sequences, prompt_len):
 
 
 def _hf_generate(model, prompt, new, seed, **settings):
-    torch.manual_seed(seed)
+    manual_seed(seed)
     return model.generate(
         prompt,
         attention_mask=torch.ones_like(prompt),
@@ -259,7 +259,7 @@ def _next_distribution(model, ours, sequences, settings, name):
 
 @reference_fixture
 def reference():
-    torch.manual_seed(MODEL_SEED)
+    manual_seed(MODEL_SEED)
     model = HFGPT2LMHeadModel(hf_config(CONFIG)).eval()
     with torch.no_grad():
         for p in model.parameters():
