@@ -15,19 +15,26 @@ from functools import cache
 @cache
 def _build():
     from torch import nn
-    from transformers import GPT2Config as HFConfig
     from transformers.models.gpt2.modeling_gpt2 import GPT2MLP as HFGPT2MLP
 
     class GPT2MLP(HFGPT2MLP):
         def __init__(self, intermediate_size, config):
-            hf_config = HFConfig(n_embd=config.n_embd, activation_function="gelu_new", resid_pdrop=0.0)
-            super().__init__(intermediate_size, hf_config)
+            super().__init__(intermediate_size, hf_config(config.n_embd))
             self.c_fc = nn.Linear(config.n_embd, intermediate_size)
             self.c_proj = nn.Linear(intermediate_size, config.n_embd)
 
     GPT2MLP.__module__ = __name__
     GPT2MLP.__qualname__ = "GPT2MLP"
     return GPT2MLP
+
+
+@cache
+def hf_config(n_embd):
+    """One transformers configuration for each width, shared by the modules
+    built with it (making one costs more than the module)."""
+    from transformers import GPT2Config as HFConfig
+
+    return HFConfig(n_embd=n_embd, activation_function="gelu_new", resid_pdrop=0.0)
 
 
 def __getattr__(name):

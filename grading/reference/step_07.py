@@ -18,22 +18,30 @@ from functools import cache
 
 
 def hf_config(config):
-    """A transformers configuration with our configuration's sizes."""
+    """A transformers configuration with our configuration's sizes: one for
+    each set of sizes, shared by the modules built with it, as a transformers
+    model shares one across its layers (making one costs more than the module)."""
+    sizes = (config.vocab_size, config.n_positions, config.n_embd, config.n_layer, config.n_head, config.n_inner)
+    return _hf_config(*sizes, config.layer_norm_epsilon)
+
+
+@cache
+def _hf_config(vocab_size, n_positions, n_embd, n_layer, n_head, n_inner, layer_norm_epsilon):
     from transformers import GPT2Config as HFConfig
 
     return HFConfig(
-        vocab_size=config.vocab_size,
-        n_positions=config.n_positions,
-        n_embd=config.n_embd,
-        n_layer=config.n_layer,
-        n_head=config.n_head,
-        n_inner=config.n_inner,
-        layer_norm_epsilon=config.layer_norm_epsilon,
+        vocab_size=vocab_size,
+        n_positions=n_positions,
+        n_embd=n_embd,
+        n_layer=n_layer,
+        n_head=n_head,
+        n_inner=n_inner,
+        layer_norm_epsilon=layer_norm_epsilon,
         attn_pdrop=0.0,
         resid_pdrop=0.0,
         embd_pdrop=0.0,
-        bos_token_id=config.vocab_size - 1,
-        eos_token_id=config.vocab_size - 1,
+        bos_token_id=vocab_size - 1,
+        eos_token_id=vocab_size - 1,
         attn_implementation="sdpa",
     )
 
