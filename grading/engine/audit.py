@@ -47,7 +47,6 @@ import io
 import itertools
 import json
 import os
-import pickle
 import sys
 import threading
 from importlib.machinery import ModuleSpec
@@ -367,7 +366,7 @@ def _global_module_hooks():
     return getattr(module, "_global_module_registration_hooks", None)
 
 
-class _Unpickler(pickle.Unpickler):
+class _Unpickler(protocol.TensorUnpickler):
     def __init__(self, file, stash):
         super().__init__(file)
         self.stash = stash

@@ -1,13 +1,14 @@
 """The wire between the judge and a worker: length-prefixed messages over a
 pipe, data-only replies, and the errors a call into a worker can raise.
 
-Used on both sides by ``grading.engine.worker``. Requests go judge → worker
-as a pickle (the judge is trusted) whose tensor storages travel as their raw
-bytes (``encode_request``). Replies go worker → judge as
-``torch.save`` bytes and are read with ``torch.load(weights_only=True)``, so
-a reply can only ever be tensors, numbers, strings, lists and dicts, never an
-object with code. Between replies a worker may send *notes* (a header with
-the ``NOTE`` bit; small JSON): what its audit saw (``grading.engine.audit``).
+Used on both sides by ``grading.engine.worker``. Messages are pickles whose
+tensors travel as their storages' raw bytes (``_TensorPickler``). Requests go
+judge → worker (the judge is trusted); replies go worker → judge and are read
+by an unpickler that may name only the constructors of plain data
+(``_PlainDataUnpickler``), so a reply can only ever be tensors, numbers,
+strings, lists and dicts, never an object with code. Between replies a
+worker may send *notes* (a header with the ``NOTE`` bit; small JSON): what
+its audit saw (``grading.engine.audit``).
 
 The judge waits for a pipe with ``select`` where it works on pipes (POSIX);
 on Windows the blocking read or write runs in a helper thread that the judge
@@ -16,7 +17,8 @@ waits for, and the worker is killed on a timeout, which ends that thread.
 
 from __future__ import annotations
 
-import copyreg
+import collections
+import functools
 import io
 import os
 import pickle
@@ -172,52 +174,177 @@ def read_message(fd: int, deadline: float | None, limit: int | None = None, watc
 
 
 def encode_request(request) -> bytes:
-    """Judge side: ``request`` (a probe, its arguments) as a pickle. A tensor
-    pickles as torch pickles it (its class, shape, strides, ``requires_grad``)
-    except for its storage: torch's own reducer writes each storage as a
-    whole ``torch.save`` file, several times slower to write and read than
-    the storage's bytes, which are what ``_storage_from_bytes`` rebuilds."""
-    import torch  # already imported by the judge; local to keep this module light
-
-    buffer = io.BytesIO()
-    pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
-    pickler.dispatch_table = {**copyreg.dispatch_table, torch.storage.TypedStorage: _reduce_storage}
-    pickler.dump(request)
-    return buffer.getvalue()
-
-
-def _reduce_storage(storage):
-    import torch
-
-    untyped = storage._untyped_storage  # as torch's own reducers reach it (the public accessors warn)
-    if untyped.device.type != "cpu":
-        return storage.__reduce__()
-    as_bytes = torch.empty(0, dtype=torch.uint8).set_(untyped)  # a view, no copy (bytes() would read byte by byte)
-    return _storage_from_bytes, (as_bytes.numpy().tobytes(), storage.dtype)
-
-
-def _storage_from_bytes(data: bytes, dtype):
-    """Worker side: a storage of ``dtype`` holding a copy of ``data``."""
-    import torch
-
-    untyped = torch.UntypedStorage.from_buffer(data, dtype=torch.uint8)
-    return torch.storage.TypedStorage(wrap_storage=untyped, dtype=dtype, _internal=True)
+    """Judge side: ``request`` (a probe, its arguments) as a pickle, its
+    tensors as ``_TensorPickler`` writes them."""
+    return _pickle(request)
 
 
 def encode_reply(reply: dict, describe_failure) -> bytes:
-    """Worker side: ``reply`` as ``torch.save`` bytes; a value that cannot be
-    saved as plain data becomes an error reply (``describe_failure(exc)``)."""
-    import torch
-
-    buffer = io.BytesIO()
+    """Worker side: ``reply`` pickled as requests are; a value that cannot be
+    pickled becomes an error reply (``describe_failure(exc)``). Whether it is
+    plain data is for the judge to decide (``decode_reply``)."""
     try:
-        torch.save(reply, buffer)
+        return _pickle(reply)
     except BaseException as exc:
-        buffer = io.BytesIO()
         error = describe_failure(exc)
         error["message"] = f"the result could not be sent back as plain data: {error['message']}"
-        torch.save({"ok": False, "error": error}, buffer)
+        return _pickle({"ok": False, "error": error})
+
+
+def decode_reply(reply: bytes, output: str):
+    """Judge side: the value of a reply, or the ``StudentError`` it carries.
+    A reply that is not plain data is refused (``_PlainDataUnpickler``)."""
+    try:
+        message = _PlainDataUnpickler(io.BytesIO(reply)).load()
+        _check_plain(message)
+        ok = message["ok"]
+    except Exception as exc:
+        raise SandboxError(f"the worker's reply could not be read as plain data ({type(exc).__name__})")
+    if ok:
+        return message["value"]
+    err = message["error"]
+    raise StudentError(err["message"], err.get("location"), output, err.get("kind") or "exception")
+
+
+# -- tensors in pickles, both ways -----------------------------------------------------
+#
+# torch pickles each tensor's storage as a whole ``torch.save`` file, and
+# ``torch.load(weights_only=True)`` reads replies with an unpickler written in
+# Python: together about a millisecond a message, dozens of messages a
+# submission. Here a tensor travels as a *persistent id* of plain values (its
+# storage's raw bytes, once however many tensors view it), so that no function
+# of the grader is named in a message (a worker may have lost the grader's
+# modules to the submission), and replies are read by the C unpickler.
+
+
+def _pickle(value) -> bytes:
+    buffer = io.BytesIO()
+    _TensorPickler(buffer).dump(value)
     return buffer.getvalue()
+
+
+class _TensorPickler(pickle.Pickler):
+    """Writes a tensor (or Parameter) as its storage's bytes, dtype, shape,
+    strides, offset, ``requires_grad`` and whether it is a Parameter; the
+    bytes object is the same for every tensor of one storage, so the pickle
+    holds it once. Any other tensor class pickles as torch pickles it, which
+    the judge refuses."""
+
+    def __init__(self, file):
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self.storages: dict = {}
+
+    def persistent_id(self, obj):
+        import torch
+
+        if type(obj) not in (torch.Tensor, torch.nn.Parameter) or obj.layout != torch.strided or obj.is_quantized:
+            return None
+        tensor = obj.detach().resolve_conj().resolve_neg()
+        layout = (str(tensor.dtype), tuple(tensor.shape), tensor.stride(), tensor.storage_offset(), obj.requires_grad, type(obj) is torch.nn.Parameter)
+        if tensor.is_meta:
+            return ("tensor", None, *layout)
+        untyped = tensor.cpu().untyped_storage()
+        key = (untyped.data_ptr(), untyped.nbytes())
+        if key not in self.storages:
+            as_bytes = torch.empty(0, dtype=torch.uint8).set_(untyped)  # a view: bytes(storage) would read byte by byte
+            self.storages[key] = as_bytes.numpy().tobytes()
+        return ("tensor", self.storages[key], *layout)
+
+
+class TensorUnpickler(pickle.Unpickler):
+    """Reads what ``_TensorPickler`` wrote: each storage's bytes become one
+    storage, shared by its tensors. A tensor must lie inside its storage."""
+
+    def __init__(self, file):
+        super().__init__(file)
+        self.storages: dict = {}  # id of a bytes object -> (the bytes, kept alive; its storage)
+
+    def persistent_load(self, pid):
+        import torch
+
+        kind, data, dtype, shape, stride, offset, requires_grad, parameter = pid
+        dtype = _dtypes()[dtype]
+        if kind != "tensor" or len(shape) != len(stride):
+            raise pickle.UnpicklingError("not a tensor")
+        if data is None:
+            tensor = torch.empty_strided(shape, stride, dtype=dtype, device="meta")
+        else:
+            storage = self._storage(data)
+            extent = offset + sum((size - 1) * step for size, step in zip(shape, stride)) + 1 if all(shape) else 0
+            if offset < 0 or min(stride, default=0) < 0 or extent * dtype.itemsize > storage.nbytes():
+                raise pickle.UnpicklingError("a tensor outside its storage")  # set_ would enlarge the storage
+            tensor = torch.empty(0, dtype=dtype).set_(storage, offset, shape, stride)
+        if parameter:
+            return torch.nn.Parameter(tensor, requires_grad=bool(requires_grad))
+        return tensor.requires_grad_(bool(requires_grad))
+
+    def _storage(self, data: bytes):
+        import torch
+
+        if type(data) is not bytes:
+            raise pickle.UnpicklingError("a storage is made of bytes")
+        if id(data) not in self.storages:
+            storage = torch.UntypedStorage.from_buffer(data, dtype=torch.uint8) if data else torch.UntypedStorage(0)
+            self.storages[id(data)] = (data, storage)
+        return self.storages[id(data)][1]
+
+
+@functools.cache
+def _dtypes() -> dict:
+    """torch's dtypes by name (``"torch.float32"``)."""
+    import torch
+
+    return {str(value): value for value in vars(torch).values() if isinstance(value, torch.dtype)}
+
+
+@functools.cache
+def _plain_data_constructors() -> dict:
+    """What a reply may name, besides its tensors: torch's dtypes,
+    ``torch.Size``, ``torch.device``, ``OrderedDict`` (a state dict) and two
+    builtins; what ``torch.load(weights_only=True)`` accepts of plain data."""
+    import torch
+
+    allowed = {
+        ("torch", "Size"): torch.Size,
+        ("torch", "device"): torch.device,
+        ("collections", "OrderedDict"): collections.OrderedDict,
+        ("builtins", "complex"): complex,
+        ("builtins", "slice"): slice,
+    }
+    allowed.update((("torch", name.removeprefix("torch.")), dtype) for name, dtype in _dtypes().items())
+    return allowed
+
+
+class _PlainDataUnpickler(TensorUnpickler):
+    """The judge's reader of replies: a pickle may name only the constructors
+    above; a function, or a class of the submission's, is refused."""
+
+    def find_class(self, module, name):
+        try:
+            return _plain_data_constructors()[(module, name)]
+        except KeyError:
+            raise pickle.UnpicklingError(f"{module}.{name} is not plain data") from None
+
+
+def _check_plain(value, depth=0):
+    """Nothing in a decoded reply carries attributes or hooks of its own
+    (a pickle can set them on the objects it builds)."""
+    import torch
+
+    if depth > 100:
+        raise pickle.UnpicklingError("nested too deeply")
+    if isinstance(value, torch.Tensor):
+        if value._backward_hooks or vars(value):
+            raise pickle.UnpicklingError("a tensor with attributes")
+    elif isinstance(value, dict):
+        if type(value) is not dict and vars(value):
+            raise pickle.UnpicklingError("a dictionary with attributes")
+        for key, item in value.items():
+            _check_plain(key, depth + 1)
+            _check_plain(item, depth + 1)
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        for item in value:
+            _check_plain(item, depth + 1)
 
 
 def send_reply(fd: int, payload: bytes):
@@ -225,18 +352,3 @@ def send_reply(fd: int, payload: bytes):
     view = memoryview(payload)
     while view:
         view = view[os.write(fd, view) :]
-
-
-def decode_reply(reply: bytes, output: str):
-    """Judge side: the value of a reply, or the ``StudentError`` it carries."""
-    import torch  # already imported by the judge; local to keep this module light
-
-    try:
-        message = torch.load(io.BytesIO(reply), weights_only=True)
-        ok = message["ok"]
-    except Exception as exc:  # a reply that is not plain data is refused
-        raise SandboxError(f"the worker's reply could not be read as plain data ({type(exc).__name__})")
-    if ok:
-        return message["value"]
-    err = message["error"]
-    raise StudentError(err["message"], err.get("location"), output, err.get("kind") or "exception")

@@ -7,8 +7,10 @@ The end-to-end proofs (hostile submissions) are in ``test_adversarial.py``.
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import pickle
 
 import pytest
 
@@ -148,11 +150,20 @@ def test_cli_does_not_import_torch():
     assert fresh_python(code) == "[]"
 
 
-def test_a_request_carries_its_tensors_exactly():
-    """Storages travel as raw bytes (``protocol.encode_request``); the tensor
-    around each is still torch's own: class, dtype, shape, strides, offset,
-    ``requires_grad``."""
-    import pickle
+def _through_a_request(value):
+    return protocol.TensorUnpickler(io.BytesIO(protocol.encode_request(value))).load()  # as the worker reads it
+
+
+def _through_a_reply(value):
+    return protocol.decode_reply(protocol.encode_reply({"ok": True, "value": value}, None), "")
+
+
+@pytest.mark.parametrize("send", [_through_a_request, _through_a_reply], ids=["request", "reply"])
+def test_a_message_carries_its_tensors_exactly(send):
+    """Storages travel as raw bytes, once each (``protocol._TensorPickler``);
+    the tensor around each is still what was sent: class, dtype, shape,
+    strides, offset, ``requires_grad``, and which tensors share a storage."""
+    import collections
 
     import torch
 
@@ -167,8 +178,10 @@ def test_a_request_carries_its_tensors_exactly():
         "empty": torch.empty(0, 4),
         "scalar": torch.tensor(2.5),
         "meta": torch.empty(2, 3, device="meta"),
+        "grad": torch.randn(2, requires_grad=True) * 2,
+        "conjugate": torch.randn(2, dtype=torch.complex64).conj(),
     }
-    received = pickle.loads(protocol.encode_request(sent))
+    received = send({**sent, "facts": collections.OrderedDict(shape=torch.Size([2]), dtype=torch.float16, device=torch.device("cpu"), z=1j)})
     for name, tensor in sent.items():
         got = received[name]
         assert type(got) is type(tensor) and got.dtype == tensor.dtype and got.device == tensor.device, name
@@ -176,6 +189,87 @@ def test_a_request_carries_its_tensors_exactly():
         assert got.requires_grad == tensor.requires_grad, name
         assert tensor.is_meta or torch.equal(got, tensor), name
     assert received["transposed"].untyped_storage().data_ptr() != base.untyped_storage().data_ptr()  # a copy, not shared memory
+    assert received["transposed"].untyped_storage().data_ptr() == received["strided"].untyped_storage().data_ptr()  # still one storage
+    assert received["facts"] == collections.OrderedDict(shape=torch.Size([2]), dtype=torch.float16, device=torch.device("cpu"), z=1j)
+    rows = torch.randn(100, 100).unbind()
+    assert len(protocol.encode_request(rows)) < 1.1 * 100 * 100 * 4  # their storage once
+
+
+class _Forged:
+    """Pickles as whatever ``reduce`` says: what a hostile worker could send."""
+
+    def __init__(self, *reduce):
+        self.reduce = reduce
+
+    def __reduce__(self):
+        return self.reduce
+
+
+def _tensor_id(shape=(4,), stride=(1,), dtype="torch.float32"):
+    return ("tensor", bytes(16), dtype, shape, stride, 0, False, False)  # 16 bytes: four float32 zeros
+
+
+def _forged_replies():
+    """What a hostile worker could send, and why the judge refuses it."""
+    import collections
+    import os
+
+    import torch
+
+    system = _Forged(os.system, ("echo reached >&2",))
+    return {
+        "a-function": (system, "posix.system is not plain data"),
+        "nested": ([1, {"deep": system}], "posix.system is not plain data"),
+        "a-class-of-the-grader": (protocol.SandboxError("x"), "grading.engine.protocol.SandboxError is not plain data"),
+        "torch's-own-pickle": (torch.zeros(2), "torch._utils._rebuild_tensor_v2 is not plain data"),
+        "outside-its-storage": (_Persistent(_tensor_id(shape=(400,))), "outside its storage"),
+        "negative-stride": (_Persistent(_tensor_id(stride=(-1,))), "outside its storage"),
+        "not-a-dtype": (_Persistent(_tensor_id(dtype="os.system")), "os.system"),
+        "tensor-hooks": (_Persistent(_tensor_id(), state=(False, None, {1: torch.Size})), "a tensor with attributes"),
+        "dict-attributes": (_Forged(collections.OrderedDict, (), {"note": "x"}), "a dictionary with attributes"),
+    }
+
+
+class _Persistent:
+    """A persistent id in a forged pickle, then a BUILD with ``state``."""
+
+    def __init__(self, pid, state=None):
+        self.pid, self.state = pid, state
+
+
+class _ForgingPickler(pickle._Pickler):  # Python's own pickler: its save can be extended
+    def save(self, obj, save_persistent_id=True):
+        if not isinstance(obj, _Persistent):
+            return super().save(obj, save_persistent_id)
+        self.save_pers(obj.pid)
+        if obj.state is not None:
+            self.save(obj.state)
+            self.write(pickle.BUILD)
+
+
+def _forge(value) -> bytes:
+    buffer = io.BytesIO()
+    _ForgingPickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump({"ok": True, "value": value})
+    return buffer.getvalue()
+
+
+def test_a_forged_reply_of_plain_data_is_read():
+    """The forgeries below are refused for what they hold, not their form."""
+    import torch
+
+    assert torch.equal(protocol.decode_reply(_forge(_Persistent(_tensor_id())), ""), torch.zeros(4))
+
+
+@pytest.mark.parametrize("name", list(_forged_replies()))
+def test_a_reply_that_is_not_plain_data_is_refused(name, capfd):
+    """The judge reads a reply with an unpickler that may name only the
+    constructors of plain data (``protocol._PlainDataUnpickler``): whatever
+    bytes a worker sends, no code of its choosing runs in the judge."""
+    value, reason = _forged_replies()[name]
+    with pytest.raises(protocol.SandboxError, match="could not be read as plain data") as refused:
+        protocol.decode_reply(_forge(value), "")
+    assert reason in str(refused.value.__context__)
+    assert "reached" not in capfd.readouterr().err
 
 
 def test_reply_size_is_capped():
