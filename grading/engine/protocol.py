@@ -231,13 +231,18 @@ class _TensorPickler(pickle.Pickler):
     the judge refuses."""
 
     def __init__(self, file):
-        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
-        self.storages: dict = {}
-
-    def persistent_id(self, obj):
         import torch
 
-        if type(obj) not in (torch.Tensor, torch.nn.Parameter) or obj.layout != torch.strided or obj.is_quantized:
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self.storages: dict = {}
+        self.tensor_types = (torch.Tensor, torch.nn.Parameter)  # asked of every object pickled: kept at hand
+
+    def persistent_id(self, obj):
+        if type(obj) not in self.tensor_types:
+            return None
+        import torch
+
+        if obj.layout != torch.strided or obj.is_quantized:
             return None
         tensor = obj.detach().resolve_conj().resolve_neg()
         layout = (str(tensor.dtype), tuple(tensor.shape), tensor.stride(), tensor.storage_offset(), obj.requires_grad, type(obj) is torch.nn.Parameter)

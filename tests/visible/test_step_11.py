@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from grading.engine.checks import assert_close, check, describe, expect, fail
+from grading.engine.checks import assert_close, check, describe, expect, fail, manual_seed
 
 CONFIG = {"vocab_size": 53, "n_positions": 16, "n_embd": 32, "n_layer": 2, "n_head": 4, "n_inner": 128}
 V, E = CONFIG["vocab_size"], CONFIG["n_embd"]
@@ -50,7 +50,7 @@ def head_outputs(step, config_kwargs, shapes, seed):
     import torch
     from step_01 import GPT2Config
 
-    torch.manual_seed(seed)
+    manual_seed(seed)
     model = step.GPT2LMHeadModel(GPT2Config(**config_kwargs))
     with torch.no_grad():
         for p in model.parameters():

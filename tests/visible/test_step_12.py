@@ -17,7 +17,7 @@ import math
 import pytest
 import torch
 
-from grading.engine.checks import check, describe, expect, fail
+from grading.engine.checks import check, describe, expect, fail, manual_seed
 
 WORDS = ["the", "cat", "sat", "on", "mat"]
 # Row i: the logits for the token that follows token i (the guide's table).
@@ -65,22 +65,18 @@ class ToyModel(torch.nn.Module):
 
 def next_tokens(step, table, cases):
     """generate_next_token on the toy model, each case after its own seed."""
-    import torch
-
     model, out = ToyModel(table), {}
     for name, (input_ids, kwargs, seed) in cases.items():
-        torch.manual_seed(seed)
+        manual_seed(seed)
         out[name] = step.generate_next_token(model, input_ids.clone(), **kwargs)
     return out
 
 
 def token_sequences(step, table, cases):
     """generate_tokens on the toy model, each case after its own seed."""
-    import torch
-
     model, out = ToyModel(table), {}
     for name, (input_ids, kwargs, seed) in cases.items():
-        torch.manual_seed(seed)
+        manual_seed(seed)
         out[name] = step.generate_tokens(model, input_ids.clone(), **kwargs)
     return out
 
