@@ -40,6 +40,8 @@ class CollectedSession:
         self.serving = True
         judge = session.config._grading
         shutil.rmtree(judge.scratch, ignore_errors=True)  # the session's own: each judge makes its own
+        for item in session.items:
+            item.location  # noqa: B018 -- cached on the item: worked out here once, not in every judge's reports
         forked = self.server.loop(session, pending=self.first)
         if forked is None:  # the client is gone: so is the warm process
             self.server.end()
