@@ -27,6 +27,7 @@ ran unconfined."""
 from __future__ import annotations
 
 import faulthandler
+import functools
 import io
 import os
 import platform
@@ -66,9 +67,7 @@ def isolate_process(judge_pid: int | None = None) -> list[str]:
             applied.append("process-group")
     if LINUX:
         try:
-            import ctypes
-
-            libc = ctypes.CDLL(None, use_errno=True)
+            libc = _libc()
             if libc.prctl(1, signal.SIGKILL) == 0:  # PR_SET_PDEATHSIG: die with the judge
                 applied.append("parent-death-signal")
         except (OSError, AttributeError):
@@ -126,7 +125,6 @@ def lock_down(tmp: Path, submission: Path | None = None) -> list[str]:
     installation and the system (``read_roots``): never the grader's own
     files. ``GRADING_LANDLOCK=0``, ``GRADING_LANDLOCK_SIGNALS=0`` and
     ``GRADING_SECCOMP=0`` turn parts off (the project's tests of the others)."""
-    import ctypes
     import tempfile
 
     for name in ("TMPDIR", "TEMP", "TMP"):
@@ -136,7 +134,7 @@ def lock_down(tmp: Path, submission: Path | None = None) -> list[str]:
     if not LINUX:
         return applied  # prctl, capabilities, seccomp and Landlock are Linux's; elsewhere (a student's Mac) only the rest applies
     try:
-        libc = ctypes.CDLL(None, use_errno=True)
+        libc = _libc()
     except OSError:
         return applied
     if libc.prctl(38, 1, 0, 0, 0) == 0:  # PR_SET_NO_NEW_PRIVS: no setuid binary (sudo) gives power back
@@ -221,7 +219,7 @@ def landlock_abi() -> int:
     import ctypes
 
     try:
-        syscall = ctypes.CDLL(None, use_errno=True).syscall
+        syscall = _libc().syscall
         syscall.restype = ctypes.c_long
         return max(0, syscall(444, None, ctypes.c_size_t(0), ctypes.c_uint32(1)))  # landlock_create_ruleset(VERSION)
     except (OSError, AttributeError):
@@ -242,8 +240,10 @@ def read_roots(submission: Path, tmp: Path) -> list[str]:
     them (a virtual environment, the submission itself) stays readable.
 
     All but ``tmp`` is worked out once per submission and ``sys.path`` (in
-    the judge, by ``warm``; forked workers inherit it)."""
-    key = (os.path.realpath(submission), tuple(sys.path))
+    the judge, by ``warm``; forked workers inherit it). The submission's own
+    entry on ``sys.path``, which a worker adds, changes nothing: it is a root."""
+    own = os.fspath(submission)
+    key = (os.path.realpath(submission), tuple(entry for entry in sys.path if entry != own))
     if key not in _ROOTS:
         _ROOTS.clear()
         _ROOTS[key] = _roots_of(key[0])
@@ -253,6 +253,17 @@ def read_roots(submission: Path, tmp: Path) -> list[str]:
 def warm(submission: Path) -> None:
     """Work out ``read_roots`` now (in the judge), so each worker only reads it."""
     read_roots(submission, os.sep)
+    if LINUX:
+        _libc()
+
+
+@functools.cache
+def _libc():
+    """The C library, for the calls Python has no function for (prctl,
+    syscall); loaded once, in the judge when it can be (``warm``)."""
+    import ctypes
+
+    return ctypes.CDLL(None, use_errno=True)
 
 
 _ROOTS: dict[tuple, list[str]] = {}

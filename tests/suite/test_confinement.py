@@ -150,6 +150,23 @@ def test_read_roots_never_hold_the_grader(tmp_path, monkeypatch):
             assert not readable(secret), (prefix, secret, roots)
 
 
+def test_read_roots_are_the_same_once_the_submission_is_on_sys_path(tmp_path, monkeypatch):
+    """A worker puts its submission first on ``sys.path`` after the judge
+    worked the roots out (``confinement.warm``): they stay what they were,
+    so the worker reuses them."""
+    submission = tmp_path / "repo" / "assignments"
+    submission.mkdir(parents=True)
+    worked_out = []
+    roots_of = confinement._roots_of
+    monkeypatch.setattr(confinement, "_roots_of", lambda folder: worked_out.append(folder) or roots_of(folder))
+    monkeypatch.setattr(confinement, "_ROOTS", {})
+    before = confinement.read_roots(submission, tmp_path)
+    monkeypatch.setattr(sys, "path", [str(submission), *sys.path])
+    assert confinement.read_roots(submission, tmp_path) == before
+    assert len(worked_out) == 1
+    assert sorted(roots_of(worked_out[0])) == sorted(set(before) - {os.path.realpath(tmp_path)})  # afresh: the same
+
+
 def test_notes_ride_the_reply_pipe_and_heartbeats_are_checked():
     read_fd, write_fd = os.pipe()
     listener = audit.Listener(STEPS_BY_ID["07"])
