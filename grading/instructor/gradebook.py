@@ -81,7 +81,7 @@ def write(entries: list[dict], csv_path: Path, json_path: Path, meta: dict | Non
 
 def _json_text(meta: dict, entries: list[dict]) -> str:
     """The gradebook JSON, unindented: each entry holds a submission's whole
-    results (about 150 kB), and a regrade saves the book every few seconds;
+    results (about 150 kB), and a regrade saves the book every 15 s;
     json's indented output is written by its Python encoder, four times slower."""
     return json.dumps({**meta, "repositories": entries}, sort_keys=True) + "\n"
 
