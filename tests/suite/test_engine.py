@@ -150,6 +150,13 @@ def test_cli_does_not_import_torch():
     assert fresh_python(code) == "[]"
 
 
+def test_regrade_starts_its_warm_grader_without_the_github_client():
+    """Only the verb being run is registered: the GitHub client's libraries
+    (a third of a second) would delay the regrade's warm-up."""
+    code = "import sys, grading.cli; grading.cli.build_parser('regrade'); print('github' in sys.modules)"
+    assert fresh_python(code) == "False"
+
+
 def _through_a_request(value):
     return protocol.TensorUnpickler(io.BytesIO(protocol.encode_request(value))).load()  # as the worker reads it
 
