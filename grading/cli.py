@@ -127,7 +127,13 @@ def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
     limits_options(run)
     run.set_defaults(func=cmd_run)
 
-    for module in () if verb in ("check", "run") else [_VERB_MODULES[verb]] if verb in _VERB_MODULES else _VERB_MODULES.values():
+    if verb in ("check", "run"):
+        modules = []
+    elif verb in _VERB_MODULES:
+        modules = [_VERB_MODULES[verb]]
+    else:  # --help, or a mistyped verb: every verb is listed
+        modules = list(_VERB_MODULES.values())
+    for module in modules:
         try:
             verb_module = importlib.import_module(module)
         except ModuleNotFoundError as missing:

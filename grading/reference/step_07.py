@@ -21,8 +21,7 @@ def hf_config(config):
     """A transformers configuration with our configuration's sizes: one for
     each set of sizes, shared by the modules built with it, as a transformers
     model shares one across its layers (making one costs more than the module)."""
-    sizes = (config.vocab_size, config.n_positions, config.n_embd, config.n_layer, config.n_head, config.n_inner)
-    return _hf_config(*sizes, config.layer_norm_epsilon)
+    return _hf_config(config.vocab_size, config.n_positions, config.n_embd, config.n_layer, config.n_head, config.n_inner, config.layer_norm_epsilon)
 
 
 @cache
