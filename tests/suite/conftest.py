@@ -13,9 +13,15 @@ from pathlib import Path
 
 import pytest
 
+from grading.config import Limits
 from grading.instructor.cli_process import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
+
+# Limits for submissions that hang, crash or loop: a call gives up after 3 s,
+# and a step after two such calls (its running time is used up), so each hang
+# costs the suite seconds of a core, not the default minutes.
+QUICK_LIMITS = Limits(call_timeout=3.0, test_timeout=20.0, step_timeout=6.0, judge_timeout=180.0)
 
 
 @dataclass

@@ -13,7 +13,7 @@ planted files or environment). Each case proves three things:
   notices exactly once, with nothing the submission printed able to act as a
   workflow command), and leaves no process behind.
 
-Limits are small (3 s per call) so every case is bounded; most cases grade
+Limits are small (3 s per call, 6 s per step: ``QUICK_LIMITS``) so every case is bounded; most cases grade
 the hostile step plus one or two others, a few run the whole CLI.
 
     pytest tests/suite/test_adversarial.py -q
@@ -36,12 +36,14 @@ import pytest
 
 from grading.engine import judge as runner
 from grading.engine import reaping
-from grading.config import GRADER_ROOT, Limits
+from grading.config import GRADER_ROOT
+
+from .conftest import QUICK_LIMITS
 
 HOSTILE = Path(__file__).resolve().parent / "hostile"
 SOLUTIONS = GRADER_ROOT / "solutions"
-LIMITS = Limits(call_timeout=3.0, test_timeout=20.0, step_timeout=12.0, judge_timeout=180.0)
-CLI_LIMITS = ["--call-timeout", "3", "--step-timeout", "12", "--test-timeout", "20"]
+LIMITS = QUICK_LIMITS
+CLI_LIMITS = [f"--{name.replace('_', '-')}={getattr(LIMITS, name):g}" for name in ("call_timeout", "step_timeout", "test_timeout")]
 
 _PLANTED = {
     "conftest.py": "import os\n\ndef pytest_configure(config):\n    os._exit(0)\n\n"

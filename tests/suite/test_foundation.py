@@ -10,7 +10,7 @@ import pytest
 
 from grading.config import MAX_SCORE, STEPS
 
-from .conftest import ROOT, grading_cli, make_submission, step_scores
+from .conftest import QUICK_LIMITS, ROOT, grading_cli, make_submission, step_scores
 
 NOTICE_COMPLETE = re.compile(r"^::notice title=Autograding complete::Points (\d+)/(\d+)$", re.M)  # whole points only
 NOTICE_REPORT = re.compile(r'^::notice title=Autograding report::\{"totalPoints":(\d+),"maxPoints":(\d+)\}$', re.M)
@@ -145,16 +145,17 @@ BAD_STEP_01 = {
 
 
 @pytest.mark.parametrize("case", list(BAD_STEP_01))
-def test_bad_step_01_costs_only_step_01(tmp_path, honest_scores, case):
+def test_bad_step_01_costs_only_step_01(tmp_path, honest_scores, warm_grader, case):
+    """Graded by a judge forked from the warm process (the judge of a lone
+    ``run``, see test_zygote); that the command still prints its notices and
+    exits normally on bad input is the tampering case's, below."""
     text, where = BAD_STEP_01[case]
     submission = make_submission(tmp_path / "sub", {"step_01.py": text})
-    run = grading_cli("run", "--submission", str(submission), json_path=tmp_path / "r.json")
-    assert run.returncode == 0
-    assert len(NOTICE_COMPLETE.findall(run.stdout)) == 1
-    scores = step_scores(run.results)
+    results = warm_grader(submission)
+    scores = step_scores(results)
     assert scores["01"] == 0
     assert {k: v for k, v in scores.items() if k != "01"} == {k: v for k, v in honest_scores.items() if k != "01"}
-    messages = [t["extra_data"]["message"] for t in run.results["tests"] if t["extra_data"]["step"] == "01"]
+    messages = [t["extra_data"]["message"] for t in results["tests"] if t["extra_data"]["step"] == "01"]
     assert messages and all(where in m for m in messages), messages[:2]
     if text is not None:
         assert all("step_01.py" in m for m in messages)
@@ -175,11 +176,8 @@ HOSTILE_STEP_05 = {
 def test_a_hostile_earlier_file_costs_later_steps_nothing(tmp_path, case, warm_grader):
     """Later steps see step 05's API from the reference, and the student's own
     step_05.py is loaded only if a later step asks for another of its names."""
-    from grading.config import Limits
-
     submission = make_submission(tmp_path / "sub", {"step_05.py": HOSTILE_STEP_05[case]})
-    limits = Limits(call_timeout=3.0, test_timeout=20.0, step_timeout=12.0, judge_timeout=300.0)
-    results = warm_grader(submission, ["05", "09", "11"], limits=limits)
+    results = warm_grader(submission, ["05", "09", "11"], limits=QUICK_LIMITS)
     scores = step_scores(results)
     assert scores["05"] == 0
     assert (scores["09"], scores["11"]) == (11, 10), [t["output"][:200] for t in results["tests"] if t["status"] != "passed"][:3]
@@ -207,9 +205,12 @@ TAMPERING_STEP_01 = textwrap.dedent(
 
 
 def test_tampering_with_pytest_and_torch_testing_changes_nothing(tmp_path, honest_scores):
+    """A whole ``run``: on bad input the command still writes its results,
+    prints the notices once, and exits normally."""
     submission = make_submission(tmp_path / "sub", {"step_01.py": TAMPERING_STEP_01})
     run = grading_cli("run", "--submission", str(submission), json_path=tmp_path / "r.json")
     assert run.returncode == 0
+    assert len(NOTICE_COMPLETE.findall(run.stdout)) == 1 and len(NOTICE_REPORT.findall(run.stdout)) == 1
     scores = step_scores(run.results)
     assert scores["01"] == 0
     assert {k: v for k, v in scores.items() if k != "01"} == {k: v for k, v in honest_scores.items() if k != "01"}

@@ -7,7 +7,8 @@ a stand-in GitHub API (see `actions_runner.py` for the set-up).
 
 The pushes build on one another, as a student's do, in one module-scoped
 fixture chain: the first push installs the environment and caches it, the
-later ones restore it. Where no runner can be had (no docker or act), the
+later ones restore it: the solutions, then a forged step on a repository
+without the bundle. Where no runner can be had (no docker or act), the
 module says why and skips on a developer's machine, and fails in CI.
 """
 
@@ -107,19 +108,15 @@ def second_push(classroom, first_push) -> Push:
 
 
 @pytest.fixture(scope="module")
-def push_without_bundle(classroom, second_push) -> Push:
-    """The same work, on a repository where GRADER_REPO is not set."""
-    classroom.commit("Push without the grader bundle")
-    return push(classroom, bundle=False)
-
-
-@pytest.fixture(scope="module")
-def forged_push(classroom, push_without_bundle) -> Push:
-    """Step 02 prints forged Classroom notices and workflow commands at import."""
+def forged_push_without_bundle(classroom, second_push) -> Push:
+    """Step 02 prints forged Classroom notices and workflow commands at import,
+    pushed to a repository where GRADER_REPO is not set: the template's own
+    grader grades it, with the visible checks. (One push for two cases: the
+    notices are guarded by the same grading code whichever copy runs it.)"""
     step = classroom.student / "assignments" / "step_02.py"
     step.write_text(step.read_text() + "\n\n" + HOSTILE.read_text())
-    classroom.commit("Forged notices")
-    return push(classroom)
+    classroom.commit("Forged notices, without the grader bundle")
+    return push(classroom, bundle=False)
 
 
 # -- the cases ---------------------------------------------------------------------------
@@ -158,24 +155,24 @@ def test_second_push_scores_100_and_updates_the_same_comment(first_push, second_
     assert history(comment["body"]) == {first_push.run.sha[:7]: 0, run.sha[:7]: 100}
 
 
-def test_without_the_bundle_it_grades_with_the_templates_checks(push_without_bundle):
-    run = push_without_bundle.run
-    assert run.succeeded, push_without_bundle.explain()
+def test_without_the_bundle_it_grades_with_the_templates_checks(forged_push_without_bundle):
+    run = forged_push_without_bundle.run
+    assert run.succeeded, forged_push_without_bundle.explain()
     warnings = run.commands("warning", "Visible checks only")
     assert len(warnings) == 1 and "GRADER_REPO" in warnings[0], run.commands("warning")
     assert 0 <= report(run)["totalPoints"] <= 100
     # nothing was fetched: the template's own grader graded, in the workspace
-    assert push_without_bundle.git == []
-    assert f"GET /repos/{GRADER_REPO}" not in [r.line for r in push_without_bundle.api]
+    assert forged_push_without_bundle.git == []
+    assert f"GET /repos/{GRADER_REPO}" not in [r.line for r in forged_push_without_bundle.api]
     grade = re.search(r"workflow/grade\] user=\S* workdir=(\S+)", run.log)
     assert grade and grade.group(1).endswith("/student"), grade and grade.group(0)
-    [comment] = push_without_bundle.comments
+    [comment] = forged_push_without_bundle.comments
     assert "visible checks only" in comment["body"].lower()
 
 
-def test_forged_notices_never_reach_the_runner(forged_push):
-    run = forged_push.run
-    assert run.succeeded, forged_push.explain()
+def test_forged_notices_never_reach_the_runner(forged_push_without_bundle):
+    run = forged_push_without_bundle.run
+    assert run.succeeded, forged_push_without_bundle.explain()
     # exactly one report, the grader's: step 02 now fails, so not the forged 100
     assert report(run)["totalPoints"] < 100
     # the forged commands were not acted on (the grader's own annotation quotes them, escaped)

@@ -11,10 +11,10 @@ import pytest
 
 from grading.config import GRADER_ROOT, Limits
 
-from .conftest import grading_cli, make_submission
+from .conftest import QUICK_LIMITS, grading_cli, make_submission
 
 HOSTILE = Path(__file__).resolve().parent / "hostile"
-QUICK = Limits(call_timeout=3.0, test_timeout=20.0, step_timeout=12.0, judge_timeout=180.0)
+QUICK = QUICK_LIMITS
 
 
 def by_check(results: dict) -> dict[str, tuple[float, str]]:
