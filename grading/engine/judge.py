@@ -136,7 +136,11 @@ def judge_arguments(submission: Path, test_paths: list[Path], results_fd: int | 
         "-p", "no:logging", "-p", "no:unraisableexception", "-p", "no:threadexception", "--capture=no",
         "-p", "grading.engine.plugin",
         "-p", "pytest_jsonreport.plugin", "-p", "pytest_timeout",
-        "--assert=plain", "-q", "--tb=short", "--color=no",
+        # A failed check's feedback is its own message; the traceback goes to
+        # the log only. Python's native format reads the lines it shows, where
+        # pytest's parses each frame's whole source file: that took half the
+        # judge's time on a submission whose checks mostly fail.
+        "--assert=plain", "-q", "--tb=native", "--color=no",
         "--json-report", "--json-report-file=none",
         "--json-report-omit", "collectors", "log", "streams", "warnings", "keywords",
         "--timeout", f"{limits.test_timeout:g}", *_TIMEOUT_METHOD, "--continue-on-collection-errors",
