@@ -3,15 +3,16 @@ student, an instructor or the workflow does, and build submissions."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 from grading.config import Limits
 from grading.instructor.cli_process import run_cli
@@ -24,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 QUICK_LIMITS = Limits(call_timeout=3.0, test_timeout=20.0, step_timeout=6.0, judge_timeout=180.0)
 
 
-@dataclass
+@dataclasses.dataclass
 class CliRun:
     returncode: int
     stdout: str
@@ -80,12 +81,21 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(scope="session")
-def solution_run(tmp_path_factory) -> CliRun:
-    """The reference solutions graded once for the whole session."""
-    out = tmp_path_factory.mktemp("solutions") / "results.json"
-    run = grading_cli("run", "--submission", "solutions", json_path=out)
-    assert run.returncode == 0, run.stderr
-    return run
+def solution_run(tmp_path_factory, worker_id) -> CliRun:
+    """The reference solutions graded once for the whole run: by the first
+    of the suite's processes that asks, the others reading its run (the
+    pattern pytest-xdist's documentation gives, with a file lock)."""
+    shared = tmp_path_factory.getbasetemp()
+    shared = shared if worker_id == "master" else shared.parent  # the folder the processes share
+    saved = shared / "solution_run.json"
+    with FileLock(f"{saved}.lock"):
+        if saved.is_file():
+            return CliRun(**json.loads(saved.read_text()))
+        out = tmp_path_factory.mktemp("solutions") / "results.json"
+        run = grading_cli("run", "--submission", "solutions", json_path=out)
+        assert run.returncode == 0, run.stderr
+        saved.write_text(json.dumps(dataclasses.asdict(run)))
+        return run
 
 
 @pytest.fixture(scope="session")
