@@ -52,7 +52,7 @@ def _load() -> str:
 
 def measure(work: Path) -> int:
     print(f"load average at the start: {_load()} (2 cores; other work on the machine slows every step)", flush=True)
-    print(f"release: python -m grading release {work / 'out'}", flush=True)
+    print(f"release: the template and the grader bundle in {work / 'out'}", flush=True)
     out = release(work / "out")
     remove_toolcache()
     times = {}

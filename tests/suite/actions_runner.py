@@ -4,7 +4,7 @@ this machine, offline, the way GitHub Classroom runs it for a student's push.
 Used by ``tests/suite/test_workflow_e2e.py`` and ``benchmarks/workflow_push.py``:
 
     problem = runner_problem()          # None once docker and the image are ready
-    with Classroom(work, out) as room:  # out: `python -m grading release OUT`
+    with Classroom(work, out) as room:  # out: what `python -m grading release OUT` writes (release())
         run = room.push()               # act runs `run-autograding-tests`
         run.succeeded, run.commands("notice"), room.github.comments
 
@@ -234,12 +234,13 @@ def _git(*args: str, cwd: Path | None = None) -> str:
 
 
 def release(out: Path) -> Path:
-    """``python -m grading release OUT`` from this source repository."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "grading", "release", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=900
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"python -m grading release failed:\n{proc.stdout}\n{proc.stderr}")
+    """What ``python -m grading release OUT`` writes from this source
+    repository, its shape and leak checks included, without its verification
+    runs (they grade the solutions and the starters in both trees, seconds of
+    a core that ``test_release`` spends already)."""
+    from grading.instructor.release import release as write_release
+
+    write_release(ROOT, out, check=False)
     return Path(out)
 
 

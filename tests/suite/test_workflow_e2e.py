@@ -1,7 +1,7 @@
 """The classroom workflow end to end, in a real Actions runner (nektos/act)
 on this machine, offline: the job `run-autograding-tests` of
 `.github/workflows/classroom.yml` runs for pushes to a student repository made
-by `python -m grading release OUT`, fetches the grader bundle from a local git
+by the release (`actions_runner.release`), fetches the grader bundle from a local git
 server, grades, prints the Classroom notices and posts the Feedback comment to
 a stand-in GitHub API (see `actions_runner.py` for the set-up).
 
