@@ -6,7 +6,9 @@ side in one run, as ratios to the imports they cannot avoid:
 - ``check 7`` on a finished step against ``python -c "import torch"`` (the
   visible checks never import transformers);
 - ``run`` on the solutions against the import floor (``import torch,
-  transformers.models.gpt2.modeling_gpt2``);
+  transformers.models.gpt2.modeling_gpt2``), and ``run`` on the starters
+  (every check failing) against it on the solutions: a failed check is
+  reported from its own message, so failing costs about what passing does;
 - ``regrade --jobs 2`` over generated clones of the solutions: repositories a
   minute (and, since the target is absolute while this machine's speed
   drifts, how many import floors it took, the two taking turns), and the
@@ -82,10 +84,12 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         lone = Path(tmp) / "lone.json"
         run_command = [*GRADING, "run", "--submission", "solutions", "--json", str(lone)]
-        timed = side_by_side({"import floor": IMPORT_FLOOR, "run": run_command}, args.repeat)
-        floor, run = timed["import floor"], timed["run"]
+        starters_command = [*GRADING, "run", "--json", str(Path(tmp) / "starters.json")]
+        timed = side_by_side({"import floor": IMPORT_FLOOR, "run": run_command, "run starters": starters_command}, args.repeat)
+        floor, run, starters = timed["import floor"], timed["run"], timed["run starters"]
         print(f"import floor:            {floor.seconds:6.2f} s   (torch + transformers' GPT-2)", flush=True)
         print(f"run (solutions):         {run.seconds:6.2f} s   run / import floor = {run.seconds / floor.seconds:.2f}  (target <= 1.2)", flush=True)
+        print(f"run (starters, 0/100):   {starters.seconds:6.2f} s   starters / solutions = {starters.seconds / run.seconds:.2f}  (every check failing)", flush=True)
         classroom = make_classroom(Path(tmp) / "classroom", args.clones)
         book = Path(tmp) / "gradebook.csv"
         regrade_command = [*GRADING, "regrade", str(classroom), "--jobs", str(args.jobs), "--fresh", "--out", str(book)]
