@@ -11,8 +11,7 @@ from grading.config import STEPS, step_of
 from grading.engine import judge as runner
 from grading.engine.partner import partner_steps
 
-from .conftest import make_submission
-from .test_zygote import QUICK
+from .conftest import QUICK_LIMITS, make_submission
 
 STEP_IDS = [step.id for step in STEPS]
 
@@ -77,7 +76,7 @@ def test_a_lone_judge_checks_its_last_steps_in_a_partner(tmp_path):
     for step in ("01", "12"):
         path = folder / f"step_{step}.py"
         path.write_text(path.read_text() + raising)
-    outcome = runner.judge(folder, steps=["01", "02", "11", "12"], limits=QUICK)
+    outcome = runner.judge(folder, steps=["01", "02", "11", "12"], limits=QUICK_LIMITS)
     first, last = _parent_pids(outcome, "01"), _parent_pids(outcome, "12")
     assert len(first) == 1 and len(last) == 1 and first != last, (first, last)
     _assert_every_check_passed(outcome, ("02", "11"))
@@ -97,7 +96,7 @@ def test_a_partner_that_dies_costs_only_its_step(tmp_path, monkeypatch):
         + "\n\nimport os as _os\nimport signal as _signal\n\n_next = generate_next_token\n\n\n"
         + "def generate_next_token(*args, **kwargs):\n    _os.kill(_os.getppid(), _signal.SIGKILL)\n    return _next(*args, **kwargs)\n"
     )
-    outcome = runner.judge(folder, steps=["10", "11", "12"], limits=QUICK)
+    outcome = runner.judge(folder, steps=["10", "11", "12"], limits=QUICK_LIMITS)
     assert "step 12" in outcome.stopped_steps.get("12", ""), outcome.stopped_steps
     assert set(outcome.stopped_steps) == {"12"}
     _assert_every_check_passed(outcome, ("10", "11"))

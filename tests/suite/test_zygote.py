@@ -14,7 +14,6 @@ from grading.config import GRADER_ROOT, Limits
 from .conftest import QUICK_LIMITS, grading_cli, make_submission
 
 HOSTILE = Path(__file__).resolve().parent / "hostile"
-QUICK = QUICK_LIMITS
 
 
 def by_check(results: dict) -> dict[str, tuple[float, str]]:
@@ -79,7 +78,7 @@ def test_a_reference_fixture_is_computed_once_and_puts_back_the_random_state_it_
 def test_a_killed_judge_costs_only_its_submission(warm_grader, tmp_path, monkeypatch):
     monkeypatch.setenv("GRADING_LANDLOCK", "0")  # let the worker's signal reach its judge
     zygote_pid = warm_grader.zygote._process.pid if warm_grader.zygote._process else None
-    killer = warm_grader(with_hostile(tmp_path / "killer", "05", "kill_judge"), ["05", "06"], limits=QUICK)
+    killer = warm_grader(with_hostile(tmp_path / "killer", "05", "kill_judge"), ["05", "06"], limits=QUICK_LIMITS)
     scores = {s["id"]: s["score"] for s in killer["steps"] if s["checks"]}
     assert scores["05"] < 5 and scores["06"] == 5
     monkeypatch.delenv("GRADING_LANDLOCK")
@@ -91,9 +90,9 @@ def test_a_killed_judge_costs_only_its_submission(warm_grader, tmp_path, monkeyp
 
 
 def test_a_hanging_submission_costs_only_itself(warm_grader, tmp_path):
-    hang = warm_grader(with_hostile(tmp_path / "hang", "05", "infinite_loop"), ["05"], limits=QUICK)
+    hang = warm_grader(with_hostile(tmp_path / "hang", "05", "infinite_loop"), ["05"], limits=QUICK_LIMITS)
     assert hang["steps"][4]["score"] < 5
-    assert warm_grader(GRADER_ROOT / "solutions", ["05"], limits=QUICK)["steps"][4]["score"] == 5
+    assert warm_grader(GRADER_ROOT / "solutions", ["05"], limits=QUICK_LIMITS)["steps"][4]["score"] == 5
 
 
 def test_only_judges_that_differ_by_submission_share_the_collected_session(tmp_path):
@@ -112,7 +111,7 @@ def test_only_judges_that_differ_by_submission_share_the_collected_session(tmp_p
 
     key = _session_key(request(tmp_path / "alice"))
     assert key is not None and key == _session_key(request(tmp_path / "bob"))
-    assert _session_key(request(tmp_path / "bob", limits=QUICK)) not in (None, key)  # another time limit per check
+    assert _session_key(request(tmp_path / "bob", limits=QUICK_LIMITS)) not in (None, key)  # another time limit per check
     assert _session_key(request(tmp_path / "bob", deselect={"tests/visible/test_step_01.py::x"})) is None
     assert _session_key(request(tmp_path / "bob", skip={"05"})) is None
     assert _session_key(request(tmp_path / "bob", env={"GRADING_WORKERS": "spawn"})) is None
