@@ -330,7 +330,7 @@ def _landlock(libc, tmp: Path, submission: Path | None) -> list[str]:
 
     syscall = libc.syscall
     syscall.restype = ctypes.c_long
-    abi = syscall(444, None, ctypes.c_size_t(0), ctypes.c_uint32(1))  # landlock_create_ruleset(VERSION)
+    abi = landlock_abi()
     if abi < 1:
         return []
     extra = (_LANDLOCK_REFER if abi >= 2 else 0) | (_LANDLOCK_TRUNCATE if abi >= 3 else 0)

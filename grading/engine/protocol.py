@@ -331,25 +331,28 @@ class _PlainDataUnpickler(TensorUnpickler):
             raise pickle.UnpicklingError(f"{module}.{name} is not plain data") from None
 
 
-def _check_plain(value, depth=0):
+def _check_plain(message):
     """Nothing in a decoded reply carries attributes or hooks of its own
     (a pickle can set them on the objects it builds)."""
     import torch
 
-    if depth > 100:
-        raise pickle.UnpicklingError("nested too deeply")
-    if isinstance(value, torch.Tensor):
-        if value._backward_hooks or vars(value):
-            raise pickle.UnpicklingError("a tensor with attributes")
-    elif isinstance(value, dict):
-        if type(value) is not dict and vars(value):
-            raise pickle.UnpicklingError("a dictionary with attributes")
-        for key, item in value.items():
-            _check_plain(key, depth + 1)
-            _check_plain(item, depth + 1)
-    elif isinstance(value, (list, tuple, set, frozenset)):
-        for item in value:
-            _check_plain(item, depth + 1)
+    def walk(value, depth):
+        if depth > 100:
+            raise pickle.UnpicklingError("nested too deeply")
+        if isinstance(value, torch.Tensor):
+            if value._backward_hooks or vars(value):
+                raise pickle.UnpicklingError("a tensor with attributes")
+        elif isinstance(value, dict):
+            if type(value) is not dict and vars(value):
+                raise pickle.UnpicklingError("a dictionary with attributes")
+            for key, item in value.items():
+                walk(key, depth + 1)
+                walk(item, depth + 1)
+        elif isinstance(value, (list, tuple, set, frozenset)):
+            for item in value:
+                walk(item, depth + 1)
+
+    walk(message, 0)
 
 
 def send_reply(fd: int, payload: bytes):

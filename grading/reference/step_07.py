@@ -17,30 +17,29 @@ import.
 from functools import cache
 
 
+_SIZES = ("vocab_size", "n_positions", "n_embd", "n_layer", "n_head", "n_inner", "layer_norm_epsilon")
+
+
 def hf_config(config):
     """A transformers configuration with our configuration's sizes: one for
     each set of sizes, shared by the modules built with it, as a transformers
     model shares one across its layers (making one costs more than the module)."""
-    return _hf_config(config.vocab_size, config.n_positions, config.n_embd, config.n_layer, config.n_head, config.n_inner, config.layer_norm_epsilon)
+    return _hf_config(tuple(getattr(config, name) for name in _SIZES))
 
 
 @cache
-def _hf_config(vocab_size, n_positions, n_embd, n_layer, n_head, n_inner, layer_norm_epsilon):
+def _hf_config(sizes: tuple):
     from transformers import GPT2Config as HFConfig
 
+    fields = dict(zip(_SIZES, sizes))
+    end_of_text = fields["vocab_size"] - 1
     return HFConfig(
-        vocab_size=vocab_size,
-        n_positions=n_positions,
-        n_embd=n_embd,
-        n_layer=n_layer,
-        n_head=n_head,
-        n_inner=n_inner,
-        layer_norm_epsilon=layer_norm_epsilon,
+        **fields,
         attn_pdrop=0.0,
         resid_pdrop=0.0,
         embd_pdrop=0.0,
-        bos_token_id=vocab_size - 1,
-        eos_token_id=vocab_size - 1,
+        bos_token_id=end_of_text,
+        eos_token_id=end_of_text,
         attn_implementation="sdpa",
     )
 
