@@ -109,7 +109,6 @@ class Recorder:
             self.own_names = sorted({entry.partition(".")[0] for entry in os.listdir(submission) if entry.isidentifier() or entry.endswith(".py")})
         except OSError:
             self.own_names = [s.module for s in STEPS]
-        self.transformers = ""
         self.scanned: dict[str, int] = {}
         self.finder = _Finder(self)
         self.module_hook = None
@@ -161,10 +160,6 @@ class Recorder:
                 return None
             if name.endswith(_DISPLAY):
                 return None
-            if self.transformers and name.startswith(self.transformers):
-                owner = type(frame.f_locals.get("self")).__module__ or ""
-                if owner in self.references:  # transformers' code inside a reference prerequisite
-                    return None
             frame = frame.f_back
         return None
 
@@ -316,8 +311,6 @@ class Recorder:
         for cls in value.__mro__ if isinstance(value, type) else type(value).__mro__:
             if self._watched(cls.__module__):
                 return f"{cls.__qualname__} from {cls.__module__}"
-            if cls.__module__ in self.references:
-                return None  # a reference prerequisite, built on transformers by design
         return None
 
     # -- transformers modules called from the submission ---------------------------
@@ -455,9 +448,6 @@ def install(fd: int, submission: Path, step, tmp: Path) -> Recorder:
     process: its heartbeats count from one). Call after the prerequisites
     are in place and before the step is imported."""
     recorder = Recorder(fd, submission, step, confinement.read_roots(submission, tmp))
-    transformers = sys.modules.get("transformers")
-    if getattr(transformers, "__file__", None):
-        recorder.transformers = _prefix(os.path.dirname(transformers.__file__))
     recorder.stash_watched()
     recorder.stash_watched([f"grading.reference.{s.module}" for s in STEPS] + ["solutions"])  # hidden answers' None entries
     sys.meta_path.insert(0, recorder.finder)

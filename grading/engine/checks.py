@@ -19,6 +19,7 @@ process, so every process computes the same values.
 from __future__ import annotations
 
 import functools
+import importlib
 import math
 
 import pytest
@@ -45,6 +46,11 @@ def manual_seed(seed: int) -> None:
     torch.random.default_generator.manual_seed(seed)
 
 
+# What the hidden checks compute their reference data with. The test modules
+# import it only inside their fixtures and checks, because a spawned worker
+# imports them too, for their probes, and needs none of it; a judge imports
+# it as soon as it has collected hidden checks (``import_reference_libraries``).
+REFERENCE_LIBRARIES = ("transformers.models.gpt2.modeling_gpt2", "transformers.generation.logits_process")
 _REFERENCES: list = []  # every reference fixture's computation, as its module was imported
 REFERENCE_SEED = 0  # torch's global random state when a reference fixture's computation starts
 
@@ -82,6 +88,14 @@ def reference_fixture(compute):
     shared.memo = memo
     _REFERENCES.append(shared)
     return pytest.fixture(scope="module")(shared)
+
+
+def import_reference_libraries():
+    """Import ``REFERENCE_LIBRARIES`` in a judge (or the warm process it is
+    forked from) before it freezes what it imported and forks: its partner
+    and its workers then share the import instead of each making its own."""
+    for name in REFERENCE_LIBRARIES:
+        importlib.import_module(name)
 
 
 def compute_references():

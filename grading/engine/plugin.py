@@ -43,7 +43,7 @@ import pytest
 
 from ..config import STEPS, STEPS_BY_ID, Limits, step_of, worker_kind
 from . import partner
-from .checks import CheckFailure, manual_seed, references_pending
+from .checks import CheckFailure, import_reference_libraries, manual_seed, references_pending
 from .prerequisites import preload_references, references_exist
 from .protocol import SandboxError
 from .reaping import become_subreaper, kill_strays, settle
@@ -163,6 +163,8 @@ class Judge:
                 self.checks_of_step.setdefault(item.stash[STEP_KEY], []).append(item.nodeid)
 
     def pytest_collection_finish(self, session):
+        if any(_visibility(item) == "hidden" for item in session.items):
+            import_reference_libraries()  # now, to be frozen with the rest and shared by partner and workers
         # Everything imported so far (torch, transformers, the checks) lives as
         # long as the judge: the collector need not walk it again, and forked
         # workers then share its pages instead of copying them.
@@ -466,10 +468,14 @@ def check_facts(item) -> dict:
         "title": title,
         "hint": info.get("hint", ""),
         "weight": float(info.get("weight", 0.0)),
-        "visibility": "hidden" if "hidden" in item.path.parts else "visible",
+        "visibility": _visibility(item),
         "foundation": foundation_of(item),
         "twin_of": item.stash.get(TWIN_KEY, ""),
     }
+
+
+def _visibility(item) -> str:
+    return "hidden" if "hidden" in item.path.parts else "visible"
 
 
 def feedback_for(excinfo) -> dict:

@@ -39,25 +39,17 @@ from pathlib import Path
 
 from ..config import STEPS, Limits, Step
 
-# Blocks and up build the step 04/07 references on transformers' modules.
-REFERENCES_NEED_TRANSFORMERS_FROM = "09"
-
-
 def preload_references(before: Step):
     """Import, in the judge, the reference modules a worker for ``before``
-    will use (and transformers' GPT-2 code behind them), so each forked worker
-    inherits them instead of importing them again."""
-    loaded = False
+    will use, so each forked worker inherits them instead of importing them
+    again. They are plain torch: no worker needs transformers for them."""
     for earlier in STEPS:
         if earlier.id >= before.id:
             break
         try:
             importlib.import_module(f"grading.reference.{earlier.module}")
-            loaded = True
         except ModuleNotFoundError:
             pass
-    if loaded and before.id >= REFERENCES_NEED_TRANSFORMERS_FROM:
-        importlib.import_module("transformers.models.gpt2.modeling_gpt2")
 
 
 @cache

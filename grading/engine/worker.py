@@ -473,8 +473,8 @@ def worker_main(req_r, rep_w, out_fd, submission: Path, step: Step, limits: Limi
     # What a forked worker has from the judge, a spawned one imports now,
     # before the submission is on the path: the modules its probes come from
     # (they arrive pickled by name), the shared probes they import when
-    # called, and the references with transformers: after the lock below,
-    # the grader's files cannot be read.
+    # called, and the reference prerequisites: after the lock below, the
+    # grader's files cannot be read.
     import_for_probes((*preload, "grading.engine.probes"))
     if not own_stack:
         prerequisites.preload_references(step)

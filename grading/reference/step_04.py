@@ -1,43 +1,36 @@
 """Reference for step 04, put in place of the submission's ``step_04`` when a
 later step is graded, so that step is graded on its own: Hugging Face's
-``GPT2MLP`` with its two ``Conv1D`` layers replaced by ``nn.Linear`` (the
-course's API, state-dict keys ``c_fc.weight``, ``c_fc.bias``,
-``c_proj.weight``, ``c_proj.bias``) and dropout off.
+``GPT2MLP`` written in torch behind the course's API (``nn.Linear`` layers
+``c_fc`` and ``c_proj``, so the state-dict keys are ``c_fc.weight``,
+``c_fc.bias``, ``c_proj.weight``, ``c_proj.bias``; no dropout).
 
-Importing ``transformers``' GPT-2 modelling code takes seconds, and every
-worker of a later step imports this module, so ``GPT2MLP`` is built on first
-use (``from step_04 import GPT2MLP``), not at import.
+It is plain torch, not a subclass of transformers' module, so a worker that
+runs on it never imports transformers: a spawned worker of a later step
+(Windows, macOS) would spend seconds on that import. The activation is
+computed as transformers' ``gelu_new`` computes it, operation for operation,
+so its numbers are Hugging Face's to the last bit, and the hidden tests
+compare with Hugging Face's own ``GPT2MLP``.
 """
 
-from functools import cache
+import math
+
+import torch
+from torch import nn
 
 
-@cache
-def _build():
-    from torch import nn
-    from transformers.models.gpt2.modeling_gpt2 import GPT2MLP as HFGPT2MLP
+class GPT2MLP(nn.Module):
+    def __init__(self, intermediate_size, config):
+        super().__init__()
+        self.c_fc = nn.Linear(config.n_embd, intermediate_size)
+        self.c_proj = nn.Linear(intermediate_size, config.n_embd)
+        self.act = gelu_new
 
-    class GPT2MLP(HFGPT2MLP):
-        def __init__(self, intermediate_size, config):
-            super().__init__(intermediate_size, hf_config(config.n_embd))
-            self.c_fc = nn.Linear(config.n_embd, intermediate_size)
-            self.c_proj = nn.Linear(intermediate_size, config.n_embd)
-
-    GPT2MLP.__module__ = __name__
-    GPT2MLP.__qualname__ = "GPT2MLP"
-    return GPT2MLP
+    def forward(self, hidden_states):
+        return self.c_proj(self.act(self.c_fc(hidden_states)))
 
 
-@cache
-def hf_config(n_embd):
-    """One transformers configuration for each width, shared by the modules
-    built with it (making one costs more than the module)."""
-    from transformers import GPT2Config as HFConfig
-
-    return HFConfig(n_embd=n_embd, activation_function="gelu_new", resid_pdrop=0.0)
-
-
-def __getattr__(name):
-    if name == "GPT2MLP":
-        return _build()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+def gelu_new(x):
+    """GPT-2's tanh approximation of GELU, in the order of operations of
+    transformers' ``NewGELUActivation`` (``F.gelu(x, approximate="tanh")``
+    rounds differently in the last bit)."""
+    return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * torch.pow(x, 3.0))))

@@ -3,27 +3,25 @@ later step is graded, so that step is graded on its own.
 
 ``GPT2Block`` is assembled from trusted parts only: ``torch.nn.LayerNorm``
 for ``ln_1`` and ``ln_2``, and the grader's references of step 07
-(``attn``, Hugging Face's attention behind the course's API) and step 04
-(``mlp``). Its forward is Hugging Face's ``GPT2Block`` order of operations
+(``attn``, Hugging Face's attention written in torch behind the course's
+API) and step 04 (``mlp``). Its forward is Hugging Face's ``GPT2Block`` order of operations
 (pre-norm, residual after each sublayer); its state-dict keys are the
 course's (``ln_1.weight``, ``attn.c_attn.weight``, ``mlp.c_fc.bias``, …).
-
-The parts are looked up when a block is built, not at import: the step 04
-and 07 references build their classes from ``transformers`` on first use.
 """
 
 from torch import nn
+
+from grading.reference.step_04 import GPT2MLP
+from grading.reference.step_07 import GPT2MultiHeadAttention
 
 
 class GPT2Block(nn.Module):
     def __init__(self, config):
         super().__init__()
-        from grading.reference import step_04, step_07
-
         self.ln_1 = nn.LayerNorm(config.n_embd, eps=config.layer_norm_epsilon)
-        self.attn = step_07.GPT2MultiHeadAttention(config)
+        self.attn = GPT2MultiHeadAttention(config)
         self.ln_2 = nn.LayerNorm(config.n_embd, eps=config.layer_norm_epsilon)
-        self.mlp = step_04.GPT2MLP(config.n_inner, config)
+        self.mlp = GPT2MLP(config.n_inner, config)
 
     def forward(self, hidden_states):
         residual = hidden_states

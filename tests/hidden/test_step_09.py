@@ -26,8 +26,6 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from transformers import GPT2Config as HFConfig
-from transformers.models.gpt2.modeling_gpt2 import GPT2Block as HFBlock
 
 from grading.engine.checks import CheckFailure, assert_close, check, expect, fail, reference_fixture
 from tests.visible.test_step_09 import block_outputs
@@ -39,10 +37,12 @@ CONV1D = ("c_attn.weight", "c_proj.weight", "c_fc.weight")  # transformers' Conv
 # -- helpers shared with step 10 ----------------------------------------------------
 
 
-def hf_config(cfg: dict) -> HFConfig:
+def hf_config(cfg: dict):
     """transformers' configuration with our sizes; dropout off, and the "sdpa"
     attention, which is causal without a mask (in transformers 5.x "eager" is
     not, when a GPT2Block is called on its own)."""
+    from transformers import GPT2Config as HFConfig
+
     return HFConfig(
         vocab_size=cfg["vocab_size"],
         n_positions=cfg["n_positions"],
@@ -195,6 +195,8 @@ BUILT_IDS = [case[0] for case in BUILT_CASES]
 @reference_fixture
 def reference():
     """One randomized transformers GPT2Block per case, its input and output (float64)."""
+    from transformers.models.gpt2.modeling_gpt2 import GPT2Block as HFBlock
+
     cases = {}
     for seed, (case_id, config_name, B, T) in enumerate(CASES + BUILT_CASES):
         cfg = CONFIGS[config_name]

@@ -20,7 +20,6 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-from transformers.models.gpt2.modeling_gpt2 import GPT2Model as HFModel
 
 from grading.engine.checks import check, fail, reference_fixture
 from tests.hidden.test_step_09 import assert_matches, course_state_dict, hf_config, randomize_
@@ -100,6 +99,8 @@ def model_variants(hf, ids: torch.Tensor, eps: float) -> dict:
 @reference_fixture
 def reference():
     """One randomized transformers GPT2Model per case, its input ids and last hidden state (float64)."""
+    from transformers.models.gpt2.modeling_gpt2 import GPT2Model as HFModel
+
     cases = {}
     for seed, (case_id, config_name, B, T) in enumerate(CASES + BUILT_CASES):
         cfg = CONFIGS[config_name]

@@ -16,8 +16,6 @@ extras (``self.transformer.drop``) passes."""
 
 import pytest
 import torch
-from transformers import GPT2Config as HFConfig
-from transformers import GPT2LMHeadModel as HFGPT2LMHeadModel
 
 from grading.engine.checks import assert_close, check, describe, expect, fail, manual_seed, reference_fixture
 
@@ -77,8 +75,11 @@ def load_and_run(step, config_kwargs, state_dict, inputs, head_inputs):
 # -- the reference -----------------------------------------------------------------
 
 
-def hf_model(config_kwargs: dict, seed: int) -> HFGPT2LMHeadModel:
+def hf_model(config_kwargs: dict, seed: int):
     """transformers' GPT2LMHeadModel, tiny, every parameter random."""
+    from transformers import GPT2Config as HFConfig
+    from transformers import GPT2LMHeadModel as HFGPT2LMHeadModel
+
     manual_seed(seed)
     config = HFConfig(
         **config_kwargs,

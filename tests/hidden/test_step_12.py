@@ -65,9 +65,6 @@ import math
 
 import pytest
 import torch
-from transformers import GPT2Config as HFConfig
-from transformers import GPT2LMHeadModel as HFGPT2LMHeadModel
-from transformers.generation.logits_process import TemperatureLogitsWarper, TopKLogitsWarper
 
 from grading.engine.checks import assert_close, check, describe, expect, fail, manual_seed, reference_fixture
 from tests.visible.test_step_12 import (
@@ -137,7 +134,9 @@ THRESHOLD = frequency_threshold(CELLS, FALSE_FAILURE, slack=FLOAT_SLACK)  # tau,
 # -- the model the student's functions drive (built in the worker) ------------------
 
 
-def hf_config(config_kwargs: dict) -> HFConfig:
+def hf_config(config_kwargs: dict):
+    from transformers import GPT2Config as HFConfig
+
     return HFConfig(
         **config_kwargs,
         activation_function="gelu_new",
@@ -243,6 +242,8 @@ def _next_distribution(model, ours, sequences, settings, name):
     """p = softmax(top_k(logits / temperature)) of the token after each
     sequence, (N, vocab_size) in float64, from transformers' logits and its own
     warpers, as ``generate(do_sample=True)`` computes it; and the logits."""
+    from transformers.generation.logits_process import TemperatureLogitsWarper, TopKLogitsWarper
+
     logits = model(sequences).logits[:, -1]  # (N, vocab_size)
     difference = (ours(sequences)[:, -1] - logits).abs().max().item()
     if difference > LOGIT_AGREEMENT:  # the bound in the docstring relies on it
@@ -259,6 +260,8 @@ def _next_distribution(model, ours, sequences, settings, name):
 
 @reference_fixture
 def reference():
+    from transformers import GPT2LMHeadModel as HFGPT2LMHeadModel
+
     manual_seed(MODEL_SEED)
     model = HFGPT2LMHeadModel(hf_config(CONFIG)).eval()
     with torch.no_grad():

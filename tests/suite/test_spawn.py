@@ -110,11 +110,10 @@ def test_results_say_how_workers_started_and_what_confined_them(solution_run):
 
 SPAWNED_BATCHES = 1  # of test_mutants.BATCHES; each holds a mutant of (nearly) every step
 # One step of each kind of worker set-up: no earlier steps (01); probes that
-# import parts of torch lazily, ahead of any call (02, the meta device); the
-# reference overlay of pure torch (07); references built on transformers and
-# twins on the student's own steps (11); sampling from a seeded generator (12).
-# A spawned worker of steps 09-12 imports transformers (about 4 s), the others
-# torch alone (about 2 s).
+# import parts of torch lazily, ahead of any call (02, the meta device); a
+# reference overlay (07); the overlay of a whole model and twins on the
+# student's own steps (11); sampling from a seeded generator (12). Each
+# spawned worker imports torch (about 2 s).
 SPAWNED_MUTANT_STEPS = ("01", "02", "07", "11", "12")
 
 
@@ -164,19 +163,24 @@ def test_a_spawned_worker_is_confined_and_ready_before_any_submission_code(tmp_p
         worker.close()
 
 
-def test_test_modules_before_step_09_never_import_transformers():
+def test_what_a_spawned_worker_loads_never_imports_transformers():
     """A spawned worker imports its step's test modules itself, for their
-    probes. Up to step 08 nothing else it loads needs transformers (from
-    step 09 on, the reference steps are built on it), so these modules import
-    it only where the judge computes their references: seconds saved in
-    every such worker."""
+    probes, and the reference steps it is graded on. The test modules import
+    transformers only where the judge computes their references, and the
+    references are plain torch (a whole reference model built and run here),
+    so no spawned worker spends seconds importing it."""
     from grading.config import STEPS
-    from grading.engine.prerequisites import REFERENCES_NEED_TRANSFORMERS_FROM
 
-    before = [step for step in STEPS if step.id < REFERENCES_NEED_TRANSFORMERS_FROM]
-    modules = [f"tests.{kind}.test_{step.module}" for step in before for kind in ("visible", "hidden")]
-    imported = fresh_python(f"import sys; import {', '.join(modules)}; print(sorted(m for m in sys.modules if m.split('.')[0] == 'transformers')[:3])")
-    assert imported == "[]", f"importing the test modules of steps {before[0].id}-{before[-1].id} imported {imported}"
+    modules = [f"tests.{kind}.test_{step.module}" for step in STEPS for kind in ("visible", "hidden")]
+    references = [f"grading.reference.{step.module}" for step in STEPS if (GRADER_ROOT / "grading" / "reference" / f"{step.module}.py").exists()]
+    imported = fresh_python(
+        f"import sys, torch; import {', '.join(modules + references)}; "
+        "from grading.reference.step_01 import GPT2Config; from grading.reference.step_11 import GPT2LMHeadModel; "
+        "GPT2LMHeadModel(GPT2Config(vocab_size=11, n_positions=4, n_embd=8, n_layer=1, n_head=2, n_inner=32))(torch.zeros(2, 3, dtype=torch.long)); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'transformers')[:3])"
+    )
+    assert len(references) >= 11
+    assert imported == "[]", f"the test modules and references imported {imported}"
 
 
 def test_a_probe_on_the_meta_device_imports_nothing_inside_its_call():
