@@ -7,9 +7,11 @@ later step is graded, so that step is graded on its own: Hugging Face's
 It is plain torch, not a subclass of transformers' module, so a worker that
 runs on it never imports transformers: a spawned worker of a later step
 (Windows, macOS) would spend seconds on that import. The activation is
-computed as transformers' ``gelu_new`` computes it, operation for operation,
-so its numbers are Hugging Face's to the last bit, and the hidden tests
-compare with Hugging Face's own ``GPT2MLP``.
+computed as transformers' ``gelu_new`` computes it, operation for operation:
+the numbers are Hugging Face's up to float32 rounding (``Conv1D`` multiplies
+by the transposed weight), and to the last bit where Hugging Face's module
+has ``nn.Linear`` layers too (``tests/suite/test_engine.py``). The hidden
+tests of step 04 compare with Hugging Face's own ``GPT2MLP``.
 """
 
 import math

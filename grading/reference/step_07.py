@@ -6,9 +6,12 @@ implementation, written in torch behind the course's API: ``nn.Linear``
 layers ``c_attn`` and ``c_proj`` (so the state dict is exactly
 ``c_attn.weight``, ``c_attn.bias``, ``c_proj.weight``, ``c_proj.bias``, with
 Linear's ``(out, in)`` weights), no dropout, and torch's
-``scaled_dot_product_attention`` with the same arguments, so the numbers are
-Hugging Face's to the last bit. ``forward`` returns the attention output
-only. The hidden tests of step 07 compare with Hugging Face's own module.
+``scaled_dot_product_attention`` with the same arguments. Its numbers are
+Hugging Face's up to float32 rounding (``Conv1D`` multiplies by the
+transposed weight), and to the last bit where Hugging Face's module has
+``nn.Linear`` layers too (``tests/suite/test_engine.py``). ``forward``
+returns the attention output only. The hidden tests of step 07 compare with
+Hugging Face's own module.
 
 It is plain torch, not a subclass of transformers' module, so a worker that
 runs on it never imports transformers: a spawned worker of a later step
@@ -34,6 +37,5 @@ class GPT2MultiHeadAttention(nn.Module):
             part.view(batch, tokens, self.num_heads, self.head_dim).transpose(1, 2)  # (batch, head, token, head_dim)
             for part in self.c_attn(hidden_states).split(self.embed_dim, dim=2)
         )
-        # transformers asks for the causal mask only where there is more than one token
-        attended = F.scaled_dot_product_attention(query, key, value, scale=self.head_dim**-0.5, is_causal=tokens > 1)
+        attended = F.scaled_dot_product_attention(query, key, value, scale=self.head_dim**-0.5, is_causal=True)
         return self.c_proj(attended.transpose(1, 2).reshape(batch, tokens, self.embed_dim))

@@ -415,3 +415,43 @@ def test_overlay_gives_the_api_of_the_reference_and_the_rest_of_the_students_fil
     assert "step_03.py was not found" in out["step_03"]
     assert out["api_of_broken"] == "grading.reference.step_05"
     assert out["absent"] == "ImportError"
+
+
+@pytest.mark.parametrize("n_embd, n_head, batch, tokens", [(8, 2, 2, 5), (12, 3, 3, 1), (32, 8, 1, 16)])
+def test_reference_attention_and_mlp_compute_what_hugging_faces_modules_compute(n_embd, n_head, batch, tokens):
+    """The step 04 and 07 references are plain torch, so that a spawned
+    worker never imports transformers. Every parameter random, a batch, one
+    token: they agree with Hugging Face's modules to float32 rounding (its
+    ``Conv1D`` multiplies by the transposed weight), and to the last bit once
+    those layers are ``nn.Linear`` holding the same weights, which is what
+    the references were before: the same order of operations throughout."""
+    import torch
+    from transformers.models.gpt2.modeling_gpt2 import GPT2MLP, GPT2Attention
+
+    from grading.reference import step_04, step_07
+    from grading.reference.step_01 import GPT2Config
+    from tests.hidden.test_step_09 import course_state_dict, hf_config, randomize_
+
+    def output(module):
+        with torch.no_grad():
+            out = module(hidden_states)
+        return out[0] if isinstance(out, tuple) else out  # the attention also returns its weights
+
+    config = GPT2Config(vocab_size=11, n_positions=16, n_embd=n_embd, n_layer=1, n_head=n_head, n_inner=4 * n_embd)
+    theirs_config = hf_config(vars(config))
+    generator = torch.Generator().manual_seed(n_embd)
+    hidden_states = torch.randn(batch, tokens, n_embd, generator=generator)
+    pairs = [
+        (GPT2Attention(theirs_config), step_07.GPT2MultiHeadAttention(config), ("c_attn", "c_proj")),
+        (GPT2MLP(config.n_inner, theirs_config), step_04.GPT2MLP(config.n_inner, config), ("c_fc", "c_proj")),
+    ]
+    for theirs, ours, layers in pairs:
+        randomize_(theirs, generator).eval()
+        ours.load_state_dict(course_state_dict(theirs))
+        torch.testing.assert_close(output(ours), output(theirs), rtol=1e-6, atol=1e-6)
+        for name in layers:
+            conv1d = getattr(theirs, name)
+            linear = torch.nn.Linear(*conv1d.weight.shape)
+            linear.load_state_dict({"weight": conv1d.weight.t(), "bias": conv1d.bias})
+            setattr(theirs, name, linear)
+        assert torch.equal(output(ours), output(theirs)), type(ours).__name__
