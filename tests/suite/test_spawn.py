@@ -172,14 +172,13 @@ def test_what_a_spawned_worker_loads_never_imports_transformers():
     from grading.config import STEPS
 
     modules = [f"tests.{kind}.test_{step.module}" for step in STEPS for kind in ("visible", "hidden")]
-    references = [f"grading.reference.{step.module}" for step in STEPS if (GRADER_ROOT / "grading" / "reference" / f"{step.module}.py").exists()]
+    references = [f"grading.reference.{step.module}" for step in STEPS[:-1]]  # every step's but the last, which no later step builds on
     imported = fresh_python(
         f"import sys, torch; import {', '.join(modules + references)}; "
         "from grading.reference.step_01 import GPT2Config; from grading.reference.step_11 import GPT2LMHeadModel; "
         "GPT2LMHeadModel(GPT2Config(vocab_size=11, n_positions=4, n_embd=8, n_layer=1, n_head=2, n_inner=32))(torch.zeros(2, 3, dtype=torch.long)); "
         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'transformers')[:3])"
     )
-    assert len(references) >= 11
     assert imported == "[]", f"the test modules and references imported {imported}"
 
 
